@@ -1,0 +1,2 @@
+// evals: not written yet.
+export {};

@@ -1,0 +1,2 @@
+// lm: not written yet.
+export {};

@@ -1,0 +1,2 @@
+// rpc: not written yet.
+export {};

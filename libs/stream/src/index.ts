@@ -1,0 +1,2 @@
+// stream: not written yet.
+export {};

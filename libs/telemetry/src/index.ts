@@ -1,0 +1,2 @@
+// telemetry: not written yet.
+export {};

@@ -1,0 +1,2 @@
+// cli: not written yet.
+export {};

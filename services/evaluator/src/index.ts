@@ -1,0 +1,2 @@
+// evaluator: not written yet.
+export {};

@@ -1,0 +1,2 @@
+// generator: not written yet.
+export {};

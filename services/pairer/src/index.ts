@@ -1,0 +1,2 @@
+// pairer: not written yet.
+export {};

@@ -1,0 +1,2 @@
+// trainer: not written yet.
+export {};
