@@ -1,0 +1,45 @@
+// The `delta` command line: finds the subcommand named by the leading words and runs it, and
+// turns errors into a message on stderr and an exit code. It holds no command's logic.
+import { EvalError } from '@delta/evals';
+
+import { CliError, type Command, type CommandIo } from './command.js';
+import { evalScore } from './commands/eval-score.js';
+
+/** Every subcommand; a new one is a module in commands/ added here. */
+export const COMMANDS: readonly Command[] = [evalScore];
+
+/** Runs `delta` with the arguments after the program name; resolves to the exit code. */
+export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  const command = COMMANDS.find((c) => c.words.every((w, i) => argv[i] === w));
+  if (!command) {
+    const asked = argv.filter((a) => !a.startsWith('-')).join(' ');
+    if (asked && !argv.includes('--help')) io.stderr(`delta: unknown command "${asked}"\n\n`);
+    io.stderr(overview());
+    return asked && !argv.includes('--help') ? 2 : 0;
+  }
+  const args = argv.slice(command.words.length);
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.stderr(`delta ${command.words.join(' ')}: ${err.message}\n\n${command.usage}`);
+      return err.exitCode;
+    }
+    if (err instanceof EvalError) {
+      io.stderr(`delta ${command.words.join(' ')}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.words.join(' ').length));
+  const lines = COMMANDS.map((c) => `  ${c.words.join(' ').padEnd(width)}  ${c.summary}`);
+  return `usage: delta <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n` +
+    'Run "delta <command> --help" for a command\'s options.\n';
+}
