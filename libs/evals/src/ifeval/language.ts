@@ -6,7 +6,8 @@ import { createRequire } from 'node:module';
 import { mulberry32 } from '../random.js';
 
 interface LangDetect {
-  detectOne(text: string): string | null;
+  /** Candidates, most probable first; null when the text has no n-grams to judge by. */
+  detect(text: string): { lang: string; prob: number }[] | null;
 }
 
 let detector: LangDetect | undefined;
@@ -26,7 +27,7 @@ export function detectLanguage(text: string): string | undefined {
   const random = Math.random;
   Math.random = mulberry32(0x5eed);
   try {
-    return lib.detectOne(text) ?? undefined;
+    return lib.detect(text)?.[0]?.lang;
   } finally {
     Math.random = random;
   }
