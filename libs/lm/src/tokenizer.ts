@@ -32,27 +32,6 @@ function pickTemplate(raw: unknown, source: string): string | null {
   throw new LmError('MODEL_FILE_INVALID', `${source}: chat_template is neither a string nor a list of named templates`);
 }
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August',
-  'September', 'October', 'November', 'December'];
-
-/** The subset of strftime that chat templates use to print today's date. */
-function strftimeNow(format: string): string {
-  const d = new Date();
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return format.replace(/%([dmYbBHM%])/g, (_, c: string) => {
-    switch (c) {
-      case 'd': return pad(d.getDate());
-      case 'm': return pad(d.getMonth() + 1);
-      case 'Y': return String(d.getFullYear());
-      case 'b': return MONTHS[d.getMonth()]!.slice(0, 3);
-      case 'B': return MONTHS[d.getMonth()]!;
-      case 'H': return pad(d.getHours());
-      case 'M': return pad(d.getMinutes());
-      default: return '%';
-    }
-  });
-}
-
 /**
  * A model's tokenizer and chat template. Prompts from messages are rendered by the template and
  * encoded without adding special tokens, as transformers' apply_chat_template does, so a
@@ -102,6 +81,7 @@ export class TextTokenizer {
 
   /** Text of `ids`; special tokens (end tokens, role headers) are left out by default. */
   decode(ids: readonly number[], skipSpecialTokens = true): string {
+    if (ids.length === 0) return '';
     return this.tokenizer.decode([...ids], { skip_special_tokens: skipSpecialTokens });
   }
 
@@ -133,7 +113,6 @@ export class TextTokenizer {
       return this.template.render({
         messages,
         add_generation_prompt: addGenerationPrompt,
-        strftime_now: strftimeNow,
         ...special,
       });
     } catch (cause) {

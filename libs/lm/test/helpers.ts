@@ -3,7 +3,10 @@
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { exportOnnx, writeRandomCheckpoint } from '../src/index.js';
+import {
+  exportOnnx, writeRandomCheckpoint,
+  type GenerateOptions, type GenerationRequest, type GenerationResult, type LanguageModel,
+} from '../src/index.js';
 
 export const FIXTURES = resolve(import.meta.dirname, 'fixtures');
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -86,4 +89,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/** The first sample of a single request's generation. */
+export async function one(
+  lm: LanguageModel,
+  request: GenerationRequest,
+  options?: GenerateOptions,
+): Promise<GenerationResult> {
+  return (await lm.generate([request], options))[0]![0]!;
 }
