@@ -12,10 +12,13 @@ export const COMMANDS: readonly Command[] = [evalScore];
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const command = COMMANDS.find((c) => c.words.every((w, i) => argv[i] === w));
   if (!command) {
+    if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+      io.stdout(overview());
+      return 0;
+    }
     const asked = argv.filter((a) => !a.startsWith('-')).join(' ');
-    if (asked && !argv.includes('--help')) io.stderr(`delta: unknown command "${asked}"\n\n`);
-    io.stderr(overview());
-    return asked && !argv.includes('--help') ? 2 : 0;
+    io.stderr(`${asked ? `delta: unknown command "${asked}"\n\n` : ''}${overview()}`);
+    return 2;
   }
   const args = argv.slice(command.words.length);
   if (args.includes('--help') || args.includes('-h')) {

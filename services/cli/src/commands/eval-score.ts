@@ -47,6 +47,10 @@ async function run(args: string[], io: CommandIo): Promise<number> {
     return 1;
   }
   for (const line of bad) io.stderr(`delta eval score: skipped ${options.responses}:${line.line}: ${line.reason}\n`);
+  if (report.responses.scored === 0) {
+    io.stderr(`delta eval score: ${options.responses}: no response matches an item of ${options.data}\n`);
+    return 1;
+  }
 
   if (options.details) await writeDetails(options.details, report);
   io.stdout(JSON.stringify(summary(options, report)) + '\n');
