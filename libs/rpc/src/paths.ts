@@ -1,0 +1,64 @@
+// Confines file paths named in requests (models, data, outputs) to the roots a service was
+// configured with. Symlinks and `..` are resolved before the check; a path that does not exist
+// yet (an output) is checked through its nearest existing parent.
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { status as Status } from '@grpc/grpc-js';
+import { RpcError } from './errors.js';
+import { invalidArgument } from './validate.js';
+
+async function realpathOfNearest(p: string): Promise<string> {
+  let rest = '';
+  let current = p;
+  for (;;) {
+    try {
+      return path.join(await realpath(current), rest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const parent = path.dirname(current);
+      if (parent === current) return path.join(current, rest);
+      rest = path.join(path.basename(current), rest);
+      current = parent;
+    }
+  }
+}
+
+function inside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * Resolves `requested` inside one of `roots` and returns its real path. A relative path is tried
+ * against each root in order (the first where it exists wins; else the first root); an absolute
+ * path must already lie inside a root. Anything that escapes, through `..` or a symlink, is
+ * refused with PERMISSION_DENIED; an empty path is INVALID_ARGUMENT. `field` names the request
+ * field in the error ("spec.model").
+ */
+export async function resolveInside(
+  roots: readonly string[],
+  requested: string,
+  field = 'path',
+): Promise<string> {
+  if (!requested) throw invalidArgument(field, 'required');
+  if (requested.includes('\0')) throw invalidArgument(field, 'contains a NUL byte');
+  if (roots.length === 0) {
+    throw new RpcError(Status.PERMISSION_DENIED,
+      `${field}: this service has no file roots configured, so it opens no files`);
+  }
+  const realRoots = await Promise.all(roots.map((r) => realpathOfNearest(path.resolve(r))));
+
+  const candidates = path.isAbsolute(requested)
+    ? [path.resolve(requested)]
+    : roots.map((r) => path.resolve(r, requested));
+  let chosen: string | undefined;
+  for (const candidate of candidates) {
+    const real = await realpathOfNearest(candidate);
+    if (!realRoots.some((root) => inside(root, real))) continue;
+    chosen ??= real;
+    if (real === (await realpath(candidate).catch(() => undefined))) return real;
+  }
+  if (chosen !== undefined) return chosen;
+  throw new RpcError(Status.PERMISSION_DENIED,
+    `${field}: "${requested}" is outside the allowed roots (${roots.join(', ')})`);
+}
