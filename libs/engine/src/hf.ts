@@ -97,8 +97,9 @@ export async function writeHfCheckpoint(
     for (const stale of ['model.safetensors', 'model.safetensors.index.json']) {
       await rm(path.join(dir, stale), { force: true });
     }
-    const config = { ...rawConfig, torch_dtype: dtype };
-    delete (config as { dtype?: unknown }).dtype;
+    // transformers 5 names the storage type "dtype", earlier versions "torch_dtype".
+    const dtypeKey = 'dtype' in rawConfig ? 'dtype' : 'torch_dtype';
+    const config = { ...rawConfig, [dtypeKey]: dtype };
     await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
 
     const limit = options.maxShardBytes ?? Infinity;
