@@ -2,4 +2,5 @@
 // restarted instance resumes its jobs.
 export * from './kinds.js';
 export * from './manager.js';
+export * from './kafka-store.js';
 export * from './store.js';

@@ -106,6 +106,7 @@ export class JobManager<J extends AnyJob> {
   private readonly queue: string[] = [];
   private running = 0;
   private closed = false;
+  private saving: Promise<void> = Promise.resolve();
   private readonly owner: string;
   private readonly concurrency: number;
   private readonly persistIntervalMs: number;
@@ -227,14 +228,16 @@ export class JobManager<J extends AnyJob> {
     const running = [...this.entries.values()].filter((e) => e.done);
     for (const entry of running) entry.controller.abort(SHUTDOWN);
     await Promise.allSettled(running.map((e) => e.done));
-    await Promise.allSettled([...this.entries.values()].map((e) => this.save(e)));
+    for (const entry of this.entries.values()) void this.save(entry);
+    await this.saving;
   }
 
-  /** Resolves when no job is queued or running (for tests and batch tools). */
+  /** Resolves when no job is queued or running and every state change is saved. */
   async idle(): Promise<void> {
     while (this.queue.length > 0 || this.running > 0) {
       await Promise.race([...this.entries.values()].filter((e) => e.done).map((e) => e.done));
     }
+    await this.saving;
   }
 
   private track(job: J, resumed: boolean): Entry<J> {
@@ -361,15 +364,16 @@ export class JobManager<J extends AnyJob> {
     }
   }
 
-  private async save(entry: Entry<J>): Promise<void> {
+  /** Queues a save of the job's state now; saves reach the store in the order made. */
+  private save(entry: Entry<J>): Promise<void> {
     if (entry.saveTimer) clearTimeout(entry.saveTimer);
     entry.saveTimer = undefined;
     entry.lastSaved = Date.now();
-    try {
-      await this.options.store.save(this.options.kind.toRecord(this.snapshot(entry.job)));
-    } catch (err) {
-      this.options.onError?.(err, entry.job.meta!.jobId);
-    }
+    const record = this.options.kind.toRecord(this.snapshot(entry.job));
+    this.saving = this.saving
+      .then(() => this.options.store.save(record))
+      .catch((err) => this.options.onError?.(err, record.meta?.jobId ?? ''));
+    return this.saving;
   }
 
   private changed(entry: Entry<J>, signal?: AbortSignal): Promise<void> {
