@@ -1,8 +1,19 @@
 // Settings every project's tests share: sources of workspace packages are imported directly
 // (the "@delta/source" export condition), so tests never run against stale builds.
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 const conditions = ['@delta/source', 'node', 'import', 'default'];
+
+// Under `npm test` each project also writes a JSON report there; scripts/test.mjs sums them.
+const reportDir = process.env.DELTA_TEST_REPORT_DIR;
+const reportName = `${path.basename(path.dirname(process.cwd()))}-${path.basename(process.cwd())}`;
+const reports = reportDir
+  ? {
+      reporters: ['default', 'json'],
+      outputFile: { json: path.join(reportDir, `${reportName}.json`) },
+    }
+  : {};
 
 export default defineConfig({
   resolve: { conditions },
@@ -13,5 +24,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: 'forks',
     passWithNoTests: true,
+    ...reports,
   },
 });

@@ -1,4 +1,7 @@
 import { defineProject, mergeConfig } from 'vitest/config';
 import shared from '../../vitest.shared.js';
 
-export default mergeConfig(shared, defineProject({ test: { name: 'telemetry' } }));
+// The trace test crosses a Kafka hop: the stream global setup provides DELTA_KAFKA_BROKERS.
+export default mergeConfig(shared, defineProject({
+  test: { name: 'telemetry', globalSetup: ['@delta/stream/global-setup'] },
+}));

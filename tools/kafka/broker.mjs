@@ -43,12 +43,25 @@ export async function fetchKafka({ log = () => {} } = {}) {
   log(`fetching Apache Kafka ${version} jars from Maven Central into ${dir}`);
   await rm(dir, { recursive: true, force: true });
   try {
-    await execFileAsync('mvn', [
-      '-B', '-q', '-f', path.join(here, 'pom.xml'),
-      'dependency:copy-dependencies', `-DoutputDirectory=${dir}`, '-DincludeScope=runtime',
-    ], { maxBuffer: 64 * 1024 * 1024 });
+    await execFileAsync(
+      'mvn',
+      [
+        '-B',
+        '-q',
+        '-f',
+        path.join(here, 'pom.xml'),
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${dir}`,
+        '-DincludeScope=runtime',
+      ],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
   } catch (err) {
-    const output = `${err.stdout ?? ''}${err.stderr ?? ''}`.trim().split('\n').slice(-20).join('\n');
+    const output = `${err.stdout ?? ''}${err.stderr ?? ''}`
+      .trim()
+      .split('\n')
+      .slice(-20)
+      .join('\n');
     throw new Error(`mvn could not fetch the Kafka ${version} jars:\n${output}`, { cause: err });
   }
   if (!readdirSync(dir).some((f) => f.startsWith('kafka_2.13-'))) {
@@ -108,11 +121,14 @@ function serverProperties({ dataDir, port, controllerPort }) {
 
 function javaArgs({ dir, dataDir, heap }) {
   return [
-    `-Xmx${heap}`, `-Xms${heap === '512m' ? '256m' : heap}`,
-    '-XX:+UseSerialGC', '-Djava.awt.headless=true',
+    `-Xmx${heap}`,
+    `-Xms${heap === '512m' ? '256m' : heap}`,
+    '-XX:+UseSerialGC',
+    '-Djava.awt.headless=true',
     `-Dlog4j2.configurationFile=${path.join(here, 'log4j2.properties')}`,
     `-Dkafka.logs.dir=${dataDir}`,
-    '-cp', path.join(dir, '*'),
+    '-cp',
+    path.join(dir, '*'),
   ];
 }
 
@@ -120,7 +136,10 @@ function waitForPort(port, deadline) {
   return new Promise((resolve, reject) => {
     const attempt = () => {
       const socket = connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => { socket.destroy(); resolve(); });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
       socket.once('error', () => {
         socket.destroy();
         if (Date.now() > deadline) reject(new Error(`nothing listens on 127.0.0.1:${port}`));
@@ -134,7 +153,9 @@ function waitForPort(port, deadline) {
 async function waitForStarted(logFile, child, deadline) {
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the broker exited early (${child.exitCode ?? child.signalCode}); see ${logFile}`);
+      throw new Error(
+        `the broker exited early (${child.exitCode ?? child.signalCode}); see ${logFile}`,
+      );
     }
     const text = existsSync(logFile) ? await readFile(logFile, 'utf8') : '';
     if (/Kafka Server started/.test(text)) return;
@@ -164,11 +185,20 @@ export async function startBroker(options = {}) {
   const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
   const jvm = javaArgs({ dir, dataDir, heap: '256m' });
   try {
-    await execFileAsync('java', [...jvm, 'kafka.tools.StorageTool', 'format',
-      '-t', clusterId, '-c', propsFile, '--ignore-formatted']);
+    await execFileAsync('java', [
+      ...jvm,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId,
+      '-c',
+      propsFile,
+      '--ignore-formatted',
+    ]);
   } catch (err) {
-    throw new Error(`kafka storage format failed: ${(err.stderr || err.stdout || '').trim()}`,
-      { cause: err });
+    throw new Error(`kafka storage format failed: ${(err.stderr || err.stdout || '').trim()}`, {
+      cause: err,
+    });
   }
 
   const logFile = path.join(dataDir, 'server.log');
@@ -176,7 +206,13 @@ export async function startBroker(options = {}) {
     stdio: 'ignore',
     detached,
   });
-  const killOnExit = () => { try { child.kill('SIGKILL'); } catch { /* already gone */ } };
+  const killOnExit = () => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
   if (!detached) process.on('exit', killOnExit);
 
   const deadline = Date.now() + timeoutMs;
@@ -194,12 +230,24 @@ export async function startBroker(options = {}) {
     process.off('exit', killOnExit);
     await stopBroker({ pid: child.pid, dataDir, removeData: options.dataDir === undefined });
   };
-  return { brokers: `127.0.0.1:${port}`, port, controllerPort, pid: child.pid, dataDir, logFile,
-    stop };
+  return {
+    brokers: `127.0.0.1:${port}`,
+    port,
+    controllerPort,
+    pid: child.pid,
+    dataDir,
+    logFile,
+    stop,
+  };
 }
 
 function alive(pid) {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

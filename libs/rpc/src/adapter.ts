@@ -1,30 +1,54 @@
 // Maps protobuf-es service descriptors onto grpc-js method definitions: the method path, the
 // stream flags and the binary (de)serialisers. Client and bidi streaming are not supported:
 // no Delta contract uses them, and createServer/createClient refuse such a method.
-import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import {
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+} from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import type { CallContext } from './context.js';
 
 /** A unary handler: one request in, one response out. */
-export type UnaryHandler<I extends DescMessage, O extends DescMessage> =
-  (request: MessageShape<I>, context: CallContext) => Promise<MessageInitShape<O>>;
+export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  context: CallContext,
+) => Promise<MessageInitShape<O>>;
 
 /** A server-streaming handler: one request in, a stream of responses out. */
-export type ServerStreamingHandler<I extends DescMessage, O extends DescMessage> =
-  (request: MessageShape<I>, context: CallContext) => AsyncIterable<MessageInitShape<O>>;
+export type ServerStreamingHandler<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  context: CallContext,
+) => AsyncIterable<MessageInitShape<O>>;
 
 type HandlerOf<M> = M extends { methodKind: 'unary'; input: infer I; output: infer O }
-  ? I extends DescMessage ? O extends DescMessage ? UnaryHandler<I, O> : never : never
+  ? I extends DescMessage
+    ? O extends DescMessage
+      ? UnaryHandler<I, O>
+      : never
+    : never
   : M extends { methodKind: 'server_streaming'; input: infer I; output: infer O }
-    ? I extends DescMessage ? O extends DescMessage ? ServerStreamingHandler<I, O> : never : never
+    ? I extends DescMessage
+      ? O extends DescMessage
+        ? ServerStreamingHandler<I, O>
+        : never
+      : never
     : never;
 
 /** The handlers of a service, typed from its generated descriptor (one per method). */
-export type ServiceImpl<S> = S extends GenService<infer M extends GenServiceMethods>
-  ? { [K in keyof M]: HandlerOf<M[K]> }
-  : Record<string, UnaryHandler<DescMessage, DescMessage> | ServerStreamingHandler<DescMessage, DescMessage>>;
+export type ServiceImpl<S> =
+  S extends GenService<infer M extends GenServiceMethods>
+    ? { [K in keyof M]: HandlerOf<M[K]> }
+    : Record<
+        string,
+        UnaryHandler<DescMessage, DescMessage> | ServerStreamingHandler<DescMessage, DescMessage>
+      >;
 
 /** The gRPC path of a method: "/delta.v1.GeneratorService/StartGeneration". */
 export function methodPath(method: DescMethod): string {
@@ -40,9 +64,10 @@ export function assertSupported(method: DescMethod): void {
 
 function serializer<D extends DescMessage>(schema: D) {
   return (value: MessageInitShape<D>): Buffer => {
-    const message = (value as { $typeName?: string }).$typeName === schema.typeName
-      ? (value as MessageShape<D>)
-      : create(schema, value);
+    const message =
+      (value as { $typeName?: string }).$typeName === schema.typeName
+        ? (value as MessageShape<D>)
+        : create(schema, value);
     return Buffer.from(toBinary(schema, message));
   };
 }

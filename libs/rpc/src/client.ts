@@ -10,9 +10,22 @@ import {
   type ClientReadableStream,
   type ServiceError,
 } from '@grpc/grpc-js';
-import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import type {
+  DescMessage,
+  DescMethod,
+  DescService,
+  MessageInitShape,
+  MessageShape,
+} from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
-import { SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
+import {
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Span,
+} from '@opentelemetry/api';
 import { methodDefinition, methodPath } from './adapter.js';
 import { codeName, RpcError, toRpcError } from './errors.js';
 import { metadataSetter } from './propagation.js';
@@ -41,13 +54,17 @@ export interface ClientOptions {
 }
 
 type ClientMethod<M> = M extends { methodKind: 'unary'; input: infer I; output: infer O }
-  ? I extends DescMessage ? O extends DescMessage
-    ? (request: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>
-    : never : never
+  ? I extends DescMessage
+    ? O extends DescMessage
+      ? (request: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>
+      : never
+    : never
   : M extends { methodKind: 'server_streaming'; input: infer I; output: infer O }
-    ? I extends DescMessage ? O extends DescMessage
-      ? (request: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
-      : never : never
+    ? I extends DescMessage
+      ? O extends DescMessage
+        ? (request: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
+        : never
+      : never
     : never;
 
 /** The typed client of a service: one method per RPC, plus close() and waitForReady(). */
@@ -62,8 +79,11 @@ export type Client<S> = (S extends GenService<infer M extends GenServiceMethods>
 
 const tracer = trace.getTracer('@delta/rpc');
 
-function outgoingMetadata(base: Record<string, string> | undefined,
-  extra: Record<string, string> | undefined, span: Span): Metadata {
+function outgoingMetadata(
+  base: Record<string, string> | undefined,
+  extra: Record<string, string> | undefined,
+  span: Span,
+): Metadata {
   const metadata = new Metadata();
   for (const [k, v] of Object.entries({ ...base, ...extra })) metadata.set(k, v);
   propagation.inject(trace.setSpan(context.active(), span), metadata, metadataSetter);
@@ -73,13 +93,21 @@ function outgoingMetadata(base: Record<string, string> | undefined,
 function startClientSpan(method: DescMethod): Span {
   return tracer.startSpan(`${method.parent.typeName}/${method.name}`, {
     kind: SpanKind.CLIENT,
-    attributes: { 'rpc.system': 'grpc', 'rpc.service': method.parent.typeName, 'rpc.method': method.name },
+    attributes: {
+      'rpc.system': 'grpc',
+      'rpc.service': method.parent.typeName,
+      'rpc.method': method.name,
+    },
   });
 }
 
 function finishSpan(span: Span, error?: RpcError): void {
   span.setAttribute('rpc.grpc.status_code', error ? error.code : Status.OK);
-  if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: `${codeName(error.code)}: ${error.message}` });
+  if (error)
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: `${codeName(error.code)}: ${error.message}`,
+    });
   span.end();
 }
 
@@ -117,8 +145,14 @@ export function createClient<S extends DescService>(
           deadline: Date.now() + (callOptions.deadlineMs ?? defaultDeadlineMs),
         };
         return new Promise((resolve, reject) => {
-          const call = grpc.makeUnaryRequest(path, definition.requestSerialize,
-            definition.responseDeserialize, request, metadata, grpcOptions, (err, response) => {
+          const call = grpc.makeUnaryRequest(
+            path,
+            definition.requestSerialize,
+            definition.responseDeserialize,
+            request,
+            metadata,
+            grpcOptions,
+            (err, response) => {
               callOptions.signal?.removeEventListener('abort', cancel);
               if (err) {
                 const error = fromServiceError(err);
@@ -128,7 +162,8 @@ export function createClient<S extends DescService>(
                 finishSpan(span);
                 resolve(response);
               }
-            });
+            },
+          );
           const cancel = () => call.cancel();
           if (callOptions.signal?.aborted) call.cancel();
           else callOptions.signal?.addEventListener('abort', cancel, { once: true });
@@ -136,19 +171,23 @@ export function createClient<S extends DescService>(
       };
     } else {
       client[method.localName] = (request: object, callOptions: CallOptions = {}) => ({
-        [Symbol.asyncIterator]: () => streamIterator(grpc, path, definition, method, request,
-          callOptions, options.metadata),
+        [Symbol.asyncIterator]: () =>
+          streamIterator(grpc, path, definition, method, request, callOptions, options.metadata),
       });
     }
   }
 
   client.close = () => grpc.close();
-  client.waitForReady = (timeoutMs = 10_000) => new Promise<void>((resolve, reject) => {
-    grpc.waitForReady(Date.now() + timeoutMs, (err) => {
-      if (err) reject(new RpcError(Status.UNAVAILABLE, `${address} is not reachable: ${err.message}`, err));
-      else resolve();
+  client.waitForReady = (timeoutMs = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      grpc.waitForReady(Date.now() + timeoutMs, (err) => {
+        if (err)
+          reject(
+            new RpcError(Status.UNAVAILABLE, `${address} is not reachable: ${err.message}`, err),
+          );
+        else resolve();
+      });
     });
-  });
   return client as Client<S>;
 }
 
@@ -163,11 +202,16 @@ async function* streamIterator(
 ): AsyncGenerator<unknown> {
   const span = startClientSpan(method);
   const metadata = outgoingMetadata(baseMetadata, callOptions.metadata, span);
-  const grpcOptions: GrpcCallOptions = callOptions.deadlineMs !== undefined
-    ? { deadline: Date.now() + callOptions.deadlineMs }
-    : {};
-  const call: ClientReadableStream<unknown> = grpc.makeServerStreamRequest(path,
-    definition.requestSerialize, definition.responseDeserialize, request, metadata, grpcOptions);
+  const grpcOptions: GrpcCallOptions =
+    callOptions.deadlineMs !== undefined ? { deadline: Date.now() + callOptions.deadlineMs } : {};
+  const call: ClientReadableStream<unknown> = grpc.makeServerStreamRequest(
+    path,
+    definition.requestSerialize,
+    definition.responseDeserialize,
+    request,
+    metadata,
+    grpcOptions,
+  );
   const cancel = () => call.cancel();
   if (callOptions.signal?.aborted) call.cancel();
   else callOptions.signal?.addEventListener('abort', cancel, { once: true });

@@ -66,9 +66,12 @@ export const env = {
   int(name: string, opts: Common<number> & { min?: number; max?: number } = {}): EnvVar<number> {
     return declare(name, opts, (raw) => {
       const value = Number(raw);
-      if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value)) throw `${quote(raw)} is not an integer`;
-      if (opts.min !== undefined && value < opts.min) throw `${value} is below the minimum ${opts.min}`;
-      if (opts.max !== undefined && value > opts.max) throw `${value} is above the maximum ${opts.max}`;
+      if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value))
+        throw `${quote(raw)} is not an integer`;
+      if (opts.min !== undefined && value < opts.min)
+        throw `${value} is below the minimum ${opts.min}`;
+      if (opts.max !== undefined && value > opts.max)
+        throw `${value} is above the maximum ${opts.max}`;
       return value;
     });
   },
@@ -76,8 +79,10 @@ export const env = {
     return declare(name, opts, (raw) => {
       const value = Number(raw);
       if (!Number.isFinite(value)) throw `${quote(raw)} is not a number`;
-      if (opts.min !== undefined && value < opts.min) throw `${value} is below the minimum ${opts.min}`;
-      if (opts.max !== undefined && value > opts.max) throw `${value} is above the maximum ${opts.max}`;
+      if (opts.min !== undefined && value < opts.min)
+        throw `${value} is below the minimum ${opts.min}`;
+      if (opts.max !== undefined && value > opts.max)
+        throw `${value} is above the maximum ${opts.max}`;
       return value;
     });
   },
@@ -91,7 +96,12 @@ export const env = {
   },
   /** A comma-separated list, trimmed, empty entries dropped. */
   list(name: string, opts: Common<string[]> = {}): EnvVar<string[]> {
-    return declare(name, opts, (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean));
+    return declare(name, opts, (raw) =>
+      raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
   },
 };
 

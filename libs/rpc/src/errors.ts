@@ -15,7 +15,11 @@ export function codeName(code: Status): string {
  */
 export class RpcError extends Error {
   override readonly name = 'RpcError';
-  constructor(readonly code: Status, message: string, cause?: unknown) {
+  constructor(
+    readonly code: Status,
+    message: string,
+    cause?: unknown,
+  ) {
     super(message, cause === undefined ? undefined : { cause });
   }
 
@@ -26,8 +30,11 @@ export class RpcError extends Error {
 }
 
 function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' &&
-    'metadata' in err;
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<ServiceError>).code === 'number' &&
+    'metadata' in err
+  );
 }
 
 /**

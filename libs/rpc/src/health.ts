@@ -22,17 +22,23 @@ export function checkHealth(
   const client = new HealthClient(address, channelCredentials(options.tls));
   const deadline = Date.now() + (options.timeoutMs ?? 5_000);
   return new Promise<HealthStatus>((resolve, reject) => {
-    (client as unknown as { check: (req: object, opts: object, cb: (e: ServiceError | null,
-      r: { status: HealthStatus }) => void) => void })
-      .check({ service }, { deadline }, (err, response) => {
-        client.close();
-        if (err) {
-          if (err.code === Status.NOT_FOUND) resolve('SERVICE_UNKNOWN');
-          else reject(toRpcError(err));
-        } else {
-          resolve(response.status);
-        }
-      });
+    (
+      client as unknown as {
+        check: (
+          req: object,
+          opts: object,
+          cb: (e: ServiceError | null, r: { status: HealthStatus }) => void,
+        ) => void;
+      }
+    ).check({ service }, { deadline }, (err, response) => {
+      client.close();
+      if (err) {
+        if (err.code === Status.NOT_FOUND) resolve('SERVICE_UNKNOWN');
+        else reject(toRpcError(err));
+      } else {
+        resolve(response.status);
+      }
+    });
   });
 }
 
@@ -46,7 +52,9 @@ export async function waitForServing(
   while (Date.now() < until) {
     try {
       const status = await checkHealth(address, options.service ?? '', {
-        ...(options.tls ? { tls: options.tls } : {}), timeoutMs: 2_000 });
+        ...(options.tls ? { tls: options.tls } : {}),
+        timeoutMs: 2_000,
+      });
       if (status === 'SERVING') return;
       last = status;
     } catch (err) {

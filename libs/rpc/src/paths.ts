@@ -30,10 +30,10 @@ function inside(root: string, candidate: string): boolean {
 
 /**
  * Resolves `requested` inside one of `roots` and returns its real path. A relative path is tried
- * against each root in order (the first where it exists wins; else the first root); an absolute
- * path must already lie inside a root. Anything that escapes, through `..` or a symlink, is
- * refused with PERMISSION_DENIED; an empty path is INVALID_ARGUMENT. `field` names the request
- * field in the error ("spec.model").
+ * against each root in order: the first root where it exists wins; a path that exists nowhere
+ * (an output) goes under the first root. An absolute path must lie inside a root. Anything
+ * that escapes, through `..` or a symlink, is refused with PERMISSION_DENIED; an empty path is
+ * INVALID_ARGUMENT. `field` names the request field in the error ("spec.model").
  */
 export async function resolveInside(
   roots: readonly string[],
@@ -43,22 +43,33 @@ export async function resolveInside(
   if (!requested) throw invalidArgument(field, 'required');
   if (requested.includes('\0')) throw invalidArgument(field, 'contains a NUL byte');
   if (roots.length === 0) {
-    throw new RpcError(Status.PERMISSION_DENIED,
-      `${field}: this service has no file roots configured, so it opens no files`);
+    throw new RpcError(
+      Status.PERMISSION_DENIED,
+      `${field}: this service has no file roots configured, so it opens no files`,
+    );
   }
   const realRoots = await Promise.all(roots.map((r) => realpathOfNearest(path.resolve(r))));
 
   const candidates = path.isAbsolute(requested)
     ? [path.resolve(requested)]
     : roots.map((r) => path.resolve(r, requested));
-  let chosen: string | undefined;
+  const denied = () =>
+    new RpcError(
+      Status.PERMISSION_DENIED,
+      `${field}: "${requested}" is outside the allowed roots (${roots.join(', ')})`,
+    );
+
+  // An existing path is taken from the first root that has it, and must stay inside the roots.
+  for (const candidate of candidates) {
+    const real = await realpath(candidate).catch(() => undefined);
+    if (real === undefined) continue;
+    if (!realRoots.some((root) => inside(root, real))) throw denied();
+    return real;
+  }
+  // A path that does not exist yet (an output) goes under the first root it stays inside.
   for (const candidate of candidates) {
     const real = await realpathOfNearest(candidate);
-    if (!realRoots.some((root) => inside(root, real))) continue;
-    chosen ??= real;
-    if (real === (await realpath(candidate).catch(() => undefined))) return real;
+    if (realRoots.some((root) => inside(root, real))) return real;
   }
-  if (chosen !== undefined) return chosen;
-  throw new RpcError(Status.PERMISSION_DENIED,
-    `${field}: "${requested}" is outside the allowed roots (${roots.join(', ')})`);
+  throw denied();
 }

@@ -21,10 +21,14 @@ export function reflectionPackage(services: readonly DescService[]): PackageDefi
   const files = new Map<string, DescFile>();
   for (const service of services) collectFiles(service.file, files);
   const fileDescriptorProtos = [...files.values()].map((f) =>
-    Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
+    Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)),
+  );
   const definition: Record<string, unknown> = {};
   for (const service of services) {
-    definition[service.typeName] = { fileDescriptorProtos, format: 'Protocol Buffer 3 DescriptorProto' };
+    definition[service.typeName] = {
+      fileDescriptorProtos,
+      format: 'Protocol Buffer 3 DescriptorProto',
+    };
   }
   return definition as PackageDefinition;
 }

@@ -12,7 +12,14 @@ import {
 } from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import type { DescMethod, DescService } from '@bufbuild/protobuf';
-import { SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
+import {
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Span,
+} from '@opentelemetry/api';
 import { assertSupported, serviceDefinition, methodPath, type ServiceImpl } from './adapter.js';
 import type { CallContext } from './context.js';
 import { codeName, RpcError, toRpcError } from './errors.js';
@@ -90,18 +97,33 @@ export interface RpcServer {
 
 const tracer = trace.getTracer('@delta/rpc');
 
-function startServerSpan(method: DescMethod, metadata: Metadata): { span: Span; ctx: ReturnType<typeof context.active> } {
+function startServerSpan(
+  method: DescMethod,
+  metadata: Metadata,
+): { span: Span; ctx: ReturnType<typeof context.active> } {
   const parent = propagation.extract(context.active(), metadata, metadataGetter);
-  const span = tracer.startSpan(`${method.parent.typeName}/${method.name}`, {
-    kind: SpanKind.SERVER,
-    attributes: { 'rpc.system': 'grpc', 'rpc.service': method.parent.typeName, 'rpc.method': method.name },
-  }, parent);
+  const span = tracer.startSpan(
+    `${method.parent.typeName}/${method.name}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'rpc.system': 'grpc',
+        'rpc.service': method.parent.typeName,
+        'rpc.method': method.name,
+      },
+    },
+    parent,
+  );
   return { span, ctx: trace.setSpan(parent, span) };
 }
 
 function endSpan(span: Span, error?: RpcError): void {
   span.setAttribute('rpc.grpc.status_code', error ? error.code : Status.OK);
-  if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: `${codeName(error.code)}: ${error.message}` });
+  if (error)
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: `${codeName(error.code)}: ${error.message}`,
+    });
   span.end();
 }
 
@@ -122,22 +144,33 @@ export async function createServer(options: ServerOptions): Promise<RpcServer> {
   const calls = new Set<AbortController>();
   let draining = false;
   const report = (error: RpcError, method: string) => {
-    try { options.onError?.(error, method); } catch { /* a logging callback must not break calls */ }
+    try {
+      options.onError?.(error, method);
+    } catch {
+      /* a logging callback must not break calls */
+    }
   };
 
-  const begin = (call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
-    method: DescMethod): CallContext & { controller: AbortController } => {
+  const begin = (
+    call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+    method: DescMethod,
+  ): CallContext & { controller: AbortController } => {
     const controller = new AbortController();
     calls.add(controller);
     const deadline = call.getDeadline();
-    const when = deadline instanceof Date
-      ? deadline
-      : Number.isFinite(deadline) ? new Date(deadline) : undefined;
+    const when =
+      deadline instanceof Date
+        ? deadline
+        : Number.isFinite(deadline)
+          ? new Date(deadline)
+          : undefined;
     call.on('cancelled', () => {
       const expired = when !== undefined && Date.now() >= when.getTime();
-      controller.abort(expired
-        ? new RpcError(Status.DEADLINE_EXCEEDED, 'the deadline passed')
-        : new RpcError(Status.CANCELLED, 'the client cancelled the call'));
+      controller.abort(
+        expired
+          ? new RpcError(Status.DEADLINE_EXCEEDED, 'the deadline passed')
+          : new RpcError(Status.CANCELLED, 'the client cancelled the call'),
+      );
     });
     return {
       controller,
@@ -157,24 +190,40 @@ export async function createServer(options: ServerOptions): Promise<RpcServer> {
       assertSupported(method);
       const handler = (impl as Record<string, unknown>)[method.localName];
       if (typeof handler !== 'function') {
-        throw new Error(`${methodPath(method)}: no handler "${method.localName}" in the implementation`);
+        throw new Error(
+          `${methodPath(method)}: no handler "${method.localName}" in the implementation`,
+        );
       }
-      handlers[method.localName] = method.methodKind === 'unary'
-        ? unaryHandler(method, handler.bind(impl), begin, calls, report)
-        : streamHandler(method, handler.bind(impl), begin, calls, report);
+      handlers[method.localName] =
+        method.methodKind === 'unary'
+          ? unaryHandler(method, handler.bind(impl), begin, calls, report)
+          : streamHandler(method, handler.bind(impl), begin, calls, report);
     }
     server.addService(serviceDefinition(service), handlers);
     implementations.push({ service, handlers });
     health.setStatus(service.typeName, 'NOT_SERVING');
   }
   health.addToServer(server);
-  if (options.reflection ?? true) addReflection(server, options.services.map((s) => s.service));
+  if (options.reflection ?? true)
+    addReflection(
+      server,
+      options.services.map((s) => s.service),
+    );
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${options.port ?? 0}`, serverCredentials(options.tls), (err, bound) => {
-      if (err) reject(new Error(`cannot listen on ${host}:${options.port ?? 0}: ${err.message}`, { cause: err }));
-      else resolve(bound);
-    });
+    server.bindAsync(
+      `${host}:${options.port ?? 0}`,
+      serverCredentials(options.tls),
+      (err, bound) => {
+        if (err)
+          reject(
+            new Error(`cannot listen on ${host}:${options.port ?? 0}: ${err.message}`, {
+              cause: err,
+            }),
+          );
+        else resolve(bound);
+      },
+    );
   });
   const statuses = new Map<string, ServingStatus>();
   const setStatus = (service: string, value: ServingStatus) => {
@@ -195,7 +244,9 @@ export async function createServer(options: ServerOptions): Promise<RpcServer> {
       // Stop accepting; tryShutdown resolves once every in-flight call has ended.
       const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), graceMs); });
+      const graceOver = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      });
       const outcome = await Promise.race([drained, graceOver]);
       clearTimeout(timer);
       let cancelledCalls = 0;
@@ -209,7 +260,11 @@ export async function createServer(options: ServerOptions): Promise<RpcServer> {
 
       const hookErrors: ShutdownReport['hookErrors'] = [];
       for (const { name, hook } of hooks) {
-        try { await hook(reason); } catch (error) { hookErrors.push({ name, error }); }
+        try {
+          await hook(reason);
+        } catch (error) {
+          hookErrors.push({ name, error });
+        }
       }
       return { reason, cancelledCalls, hookErrors };
     })();
@@ -228,33 +283,48 @@ export async function createServer(options: ServerOptions): Promise<RpcServer> {
     host,
     port,
     address: `${host}:${port}`,
-    get inFlight() { return calls.size; },
+    get inFlight() {
+      return calls.size;
+    },
     setServing(serving, service = '') {
       if (!draining) setStatus(service, serving ? 'SERVING' : 'NOT_SERVING');
     },
-    onShutdown(name, hook) { hooks.push({ name, hook }); },
+    onShutdown(name, hook) {
+      hooks.push({ name, hook });
+    },
     shutdown,
   };
 }
 
-type Begin = (call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
-  method: DescMethod) => CallContext & { controller: AbortController };
+type Begin = (
+  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  method: DescMethod,
+) => CallContext & { controller: AbortController };
 type Report = (error: RpcError, method: string) => void;
 
-function unaryHandler(method: DescMethod, handler: (...args: never[]) => unknown, begin: Begin,
-  calls: Set<AbortController>, report: Report) {
+function unaryHandler(
+  method: DescMethod,
+  handler: (...args: never[]) => unknown,
+  begin: Begin,
+  calls: Set<AbortController>,
+  report: Report,
+) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const { controller, ...ctx } = begin(call, method);
     const { span, ctx: spanCtx } = startServerSpan(method, call.metadata);
     context.with(spanCtx, async () => {
       try {
-        const response = await (handler as (r: unknown, c: CallContext) => Promise<unknown>)(call.request, ctx);
+        const response = await (handler as (r: unknown, c: CallContext) => Promise<unknown>)(
+          call.request,
+          ctx,
+        );
         endSpan(span);
         callback(null, response);
       } catch (err) {
-        const error = controller.signal.aborted && !(err instanceof RpcError)
-          ? toRpcError(controller.signal.reason)
-          : toRpcError(err);
+        const error =
+          controller.signal.aborted && !(err instanceof RpcError)
+            ? toRpcError(controller.signal.reason)
+            : toRpcError(err);
         endSpan(span, error);
         report(error, ctx.method);
         callback({ code: error.code, details: error.message, metadata: new Metadata() });
@@ -265,19 +335,31 @@ function unaryHandler(method: DescMethod, handler: (...args: never[]) => unknown
   };
 }
 
-function streamHandler(method: DescMethod, handler: (...args: never[]) => unknown, begin: Begin,
-  calls: Set<AbortController>, report: Report) {
+function streamHandler(
+  method: DescMethod,
+  handler: (...args: never[]) => unknown,
+  begin: Begin,
+  calls: Set<AbortController>,
+  report: Report,
+) {
   return (call: ServerWritableStream<unknown, unknown>) => {
     const { controller, ...ctx } = begin(call, method);
     const { span, ctx: spanCtx } = startServerSpan(method, call.metadata);
     context.with(spanCtx, async () => {
       try {
-        const responses = (handler as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(call.request, ctx);
+        const responses = (handler as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(
+          call.request,
+          ctx,
+        );
         for await (const response of responses) {
           if (controller.signal.aborted) break;
           if (!call.write(response)) {
             await new Promise<void>((resolve) => {
-              const done = () => { call.off('drain', done); controller.signal.removeEventListener('abort', done); resolve(); };
+              const done = () => {
+                call.off('drain', done);
+                controller.signal.removeEventListener('abort', done);
+                resolve();
+              };
               call.on('drain', done);
               controller.signal.addEventListener('abort', done);
             });

@@ -25,7 +25,9 @@ function read(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new ConfigError([`${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code})`]);
+    throw new ConfigError([
+      `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code})`,
+    ]);
   }
 }
 
@@ -35,7 +37,12 @@ export function serverCredentials(tls?: ServerTls): ServerCredentials {
   const ca = tls.clientCaFile ? read(tls.clientCaFile, 'TLS client CA') : null;
   return ServerCredentials.createSsl(
     ca,
-    [{ cert_chain: read(tls.certFile, 'TLS certificate'), private_key: read(tls.keyFile, 'TLS key') }],
+    [
+      {
+        cert_chain: read(tls.certFile, 'TLS certificate'),
+        private_key: read(tls.keyFile, 'TLS key'),
+      },
+    ],
     ca !== null,
   );
 }

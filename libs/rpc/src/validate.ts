@@ -36,7 +36,10 @@ export class Violations {
 
   /** A string, message or list that must be set (non-empty, not undefined). */
   required(field: string, value: unknown): boolean {
-    const missing = value === undefined || value === null || value === '' ||
+    const missing =
+      value === undefined ||
+      value === null ||
+      value === '' ||
       (Array.isArray(value) && value.length === 0);
     return missing ? this.add(field, 'required') : true;
   }

@@ -4,7 +4,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
-import { credentials, loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import {
+  credentials,
+  loadPackageDefinition,
+  type GrpcObject,
+  type ServiceClientConstructor,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import {
   GenerationJobSchema,
@@ -31,7 +36,10 @@ function job(id: string, state: JobState) {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); });
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
   });
 }
 
@@ -84,7 +92,9 @@ beforeAll(async () => {
     onError: (error, method) => errors.push({ code: error.code, method, cause: error.cause }),
   });
 });
-afterAll(async () => { await server.shutdown('test over'); });
+afterAll(async () => {
+  await server.shutdown('test over');
+});
 
 describe('a Delta gRPC server', () => {
   it('reports SERVING for the server and for each service through grpc.health.v1', async () => {
@@ -95,22 +105,29 @@ describe('a Delta gRPC server', () => {
 
   it('lists the delta services and serves their files through reflection', async () => {
     const require = createRequire(import.meta.url);
-    const protoFile = path.join(path.dirname(require.resolve('@grpc/reflection')),
-      '../proto/grpc/reflection/v1/reflection.proto');
+    const protoFile = path.join(
+      path.dirname(require.resolve('@grpc/reflection')),
+      '../proto/grpc/reflection/v1/reflection.proto',
+    );
     const pkg = loadPackageDefinition(loadSync(protoFile, { keepCase: true, longs: String }));
     const reflection = ((pkg.grpc as GrpcObject).reflection as GrpcObject).v1 as GrpcObject;
     const Client = reflection.ServerReflection as ServiceClientConstructor;
     const client = new Client(server.address, credentials.createInsecure());
-    const ask = (request: object) => new Promise<Record<string, unknown>>((resolve, reject) => {
-      const stream = client.ServerReflectionInfo();
-      stream.on('data', (message: Record<string, unknown>) => { resolve(message); stream.end(); });
-      stream.on('error', reject);
-      stream.write(request);
-    });
+    const ask = (request: object) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const stream = client.ServerReflectionInfo();
+        stream.on('data', (message: Record<string, unknown>) => {
+          resolve(message);
+          stream.end();
+        });
+        stream.on('error', reject);
+        stream.write(request);
+      });
 
     const listed = await ask({ list_services: '' });
-    const names = (listed.list_services_response as { service: { name: string }[] }).service
-      .map((s) => s.name);
+    const names = (listed.list_services_response as { service: { name: string }[] }).service.map(
+      (s) => s.name,
+    );
     expect(names).toEqual(['delta.v1.GeneratorService']);
 
     const file = await ask({ file_containing_symbol: 'delta.v1.GeneratorService' });
@@ -154,7 +171,8 @@ describe('a Delta gRPC server', () => {
     const client = createClient(GeneratorService, server.address);
     seen.slowAborted = undefined;
     const started = Date.now();
-    const error = await client.getGeneration({ jobId: 'slow' }, { deadlineMs: 200 })
+    const error = await client
+      .getGeneration({ jobId: 'slow' }, { deadlineMs: 200 })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RpcError);
     expect((error as RpcError).code).toBe(Code.DEADLINE_EXCEEDED);
@@ -176,8 +194,9 @@ describe('a Delta gRPC server', () => {
     const client = createClient(GeneratorService, server.address);
     const missing = await client.startGeneration({ spec: { batchSize: 512 } }).catch((e) => e);
     expect(missing).toMatchObject({ code: Code.INVALID_ARGUMENT });
-    expect((missing as RpcError).message)
-      .toBe('spec.model: required; spec.batch_size: 512 is above the limit 64');
+    expect((missing as RpcError).message).toBe(
+      'spec.model: required; spec.batch_size: 512 is above the limit 64',
+    );
     const noSpec = await client.startGeneration({}).catch((e) => e);
     expect((noSpec as RpcError).message).toBe('spec: required; spec.model: required');
     client.close();

@@ -73,7 +73,11 @@ export class StreamAdmin {
       });
       return missing.map((s) => nameOf(s.topic));
     } catch (err) {
-      throw toStreamError(err, 'ADMIN', `creating topics ${specs.map((s) => nameOf(s.topic)).join(', ')} failed`);
+      throw toStreamError(
+        err,
+        'ADMIN',
+        `creating topics ${specs.map((s) => nameOf(s.topic)).join(', ')} failed`,
+      );
     }
   }
 
@@ -101,7 +105,10 @@ export class StreamAdmin {
 
   /** Records not yet consumed by a group, summed over partitions. */
   async lag(groupId: string, topic: Topic | string): Promise<bigint> {
-    const [end, committed] = await Promise.all([this.endOffsets(topic), this.committedOffsets(groupId, topic)]);
+    const [end, committed] = await Promise.all([
+      this.endOffsets(topic),
+      this.committedOffsets(groupId, topic),
+    ]);
     let total = 0n;
     for (const [partition, high] of end) {
       const at = committed.get(partition) ?? -1n;
@@ -118,7 +125,9 @@ export class StreamAdmin {
         includeSynonyms: false,
         resources: [{ type: 2 /* TOPIC */, name: nameOf(topic) }],
       });
-      return Object.fromEntries((resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
+      return Object.fromEntries(
+        (resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]),
+      );
     } catch (err) {
       throw toStreamError(err, 'ADMIN', `reading the config of ${nameOf(topic)} failed`);
     }

@@ -1,15 +1,26 @@
 // Encoding and decoding of record values and headers, and trace context in Kafka headers.
-import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
-import { context, propagation, type Context, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type MessageInitShape,
+} from '@bufbuild/protobuf';
+import {
+  context,
+  propagation,
+  type Context,
+  type TextMapGetter,
+  type TextMapSetter,
+} from '@opentelemetry/api';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import { StreamError } from './errors.js';
 import type { ReceivedRecord, Topic } from './topic.js';
 
 /** Serialises a value (message or init object) of the topic's schema. */
 export function encodeValue<D extends DescMessage>(schema: D, value: MessageInitShape<D>): Buffer {
-  const message = (value as { $typeName?: string }).$typeName === schema.typeName
-    ? value
-    : create(schema, value);
+  const message =
+    (value as { $typeName?: string }).$typeName === schema.typeName ? value : create(schema, value);
   return Buffer.from(toBinary(schema, message as Parameters<typeof toBinary<D>>[1]));
 }
 
@@ -32,15 +43,23 @@ export function decodeRecord<D extends DescMessage>(
 ): ReceivedRecord<D> {
   const where = { topic: topic.name, partition, offset: message.offset };
   if (!message.value) {
-    throw new StreamError('DECODE', `${topic.name}[${partition}]@${message.offset}: empty value ` +
-      `(a tombstone?) where ${topic.schema.typeName} was expected`, { record: where });
+    throw new StreamError(
+      'DECODE',
+      `${topic.name}[${partition}]@${message.offset}: empty value ` +
+        `(a tombstone?) where ${topic.schema.typeName} was expected`,
+      { record: where },
+    );
   }
   let value;
   try {
     value = fromBinary(topic.schema, message.value);
   } catch (err) {
-    throw new StreamError('DECODE', `${topic.name}[${partition}]@${message.offset}: value is not ` +
-      `a ${topic.schema.typeName} (${(err as Error).message})`, { record: where, cause: err });
+    throw new StreamError(
+      'DECODE',
+      `${topic.name}[${partition}]@${message.offset}: value is not ` +
+        `a ${topic.schema.typeName} (${(err as Error).message})`,
+      { record: where, cause: err },
+    );
   }
   return {
     topic: topic.name,
@@ -54,7 +73,9 @@ export function decodeRecord<D extends DescMessage>(
 }
 
 const headerSetter: TextMapSetter<Record<string, string>> = {
-  set: (carrier, key, value) => { carrier[key] = value; },
+  set: (carrier, key, value) => {
+    carrier[key] = value;
+  },
 };
 const headerGetter: TextMapGetter<Record<string, string>> = {
   keys: (carrier) => Object.keys(carrier),

@@ -36,7 +36,10 @@ export interface BatchContext {
 }
 
 /** Calls for each fetched batch (one partition); the whole batch is committed after it. */
-export type BatchHandler<T extends Topic> = (records: RecordOf<T>[], ctx: BatchContext) => Promise<void>;
+export type BatchHandler<T extends Topic> = (
+  records: RecordOf<T>[],
+  ctx: BatchContext,
+) => Promise<void>;
 
 /** What to consume and how to handle it. Exactly one of eachMessage and eachBatch. */
 export interface RunOptions<T extends Topic> {
@@ -60,7 +63,8 @@ function nextOffset(offset: string): string {
 
 /** Links to the producers' spans of a batch, so a batch span shows where its records came from. */
 export function producerLinks(headers: Record<string, string>[]): Link[] {
-  return headers.map((h) => trace.getSpanContext(extractContext(h)))
+  return headers
+    .map((h) => trace.getSpanContext(extractContext(h)))
     .filter((c): c is NonNullable<typeof c> => c !== undefined && trace.isSpanContextValid(c))
     .map((c) => ({ context: c }));
 }
@@ -71,7 +75,10 @@ export class StreamConsumer {
   private running = false;
   private readonly thrown = new ThrownErrors();
 
-  constructor(kafka: Kafka, readonly options: ConsumerOptions) {
+  constructor(
+    kafka: Kafka,
+    readonly options: ConsumerOptions,
+  ) {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       readUncommitted: !(options.readCommitted ?? true),
@@ -106,13 +113,18 @@ export class StreamConsumer {
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart) return;
       this.running = false;
-      options.onCrash?.(this.thrown.find(payload.error) ?? toStreamError(payload.error, 'CONSUME',
-        `consumer ${this.options.groupId} stopped`));
+      options.onCrash?.(
+        this.thrown.find(payload.error) ??
+          toStreamError(payload.error, 'CONSUME', `consumer ${this.options.groupId} stopped`),
+      );
     });
 
     // A record that does not decode: skip it when the caller said how, else stop the consumer
     // (StreamError DECODE is not retriable, so kafkajs does not restart).
-    const decode = async (topicName: string, payload: { partition: number; message: EachMessagePayload['message'] }) => {
+    const decode = async (
+      topicName: string,
+      payload: { partition: number; message: EachMessagePayload['message'] },
+    ) => {
       const topic = byName.get(topicName)!;
       try {
         return decodeRecord(topic, payload.partition, payload.message) as RecordOf<T>;
@@ -130,29 +142,35 @@ export class StreamConsumer {
       eachBatchAutoResolve: false,
       ...(eachMessage
         ? {
-          eachMessage: this.remember(async (payload: EachMessagePayload) => {
-            const record = await decode(payload.topic, payload);
-            if (record) await this.handleOne(record, eachMessage);
-            await this.consumer.commitOffsets([{ topic: payload.topic,
-              partition: payload.partition, offset: nextOffset(payload.message.offset) }]);
-          }),
-        }
+            eachMessage: this.remember(async (payload: EachMessagePayload) => {
+              const record = await decode(payload.topic, payload);
+              if (record) await this.handleOne(record, eachMessage);
+              await this.consumer.commitOffsets([
+                {
+                  topic: payload.topic,
+                  partition: payload.partition,
+                  offset: nextOffset(payload.message.offset),
+                },
+              ]);
+            }),
+          }
         : {
-          eachBatch: this.remember(async (payload: EachBatchPayload) => {
-            const { batch } = payload;
-            if (batch.messages.length === 0) return;
-            const records: RecordOf<T>[] = [];
-            for (const message of batch.messages) {
-              const record = await decode(batch.topic, { partition: batch.partition, message });
-              if (record) records.push(record);
-            }
-            await this.handleBatch(records, payload, eachBatch!);
-            const last = batch.messages[batch.messages.length - 1]!.offset;
-            await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition,
-              offset: nextOffset(last) }]);
-            payload.resolveOffset(last);
+            eachBatch: this.remember(async (payload: EachBatchPayload) => {
+              const { batch } = payload;
+              if (batch.messages.length === 0) return;
+              const records: RecordOf<T>[] = [];
+              for (const message of batch.messages) {
+                const record = await decode(batch.topic, { partition: batch.partition, message });
+                if (record) records.push(record);
+              }
+              await this.handleBatch(records, payload, eachBatch!);
+              const last = batch.messages[batch.messages.length - 1]!.offset;
+              await this.consumer.commitOffsets([
+                { topic: batch.topic, partition: batch.partition, offset: nextOffset(last) },
+              ]);
+              payload.resolveOffset(last);
+            }),
           }),
-        }),
     });
   }
 
@@ -169,18 +187,22 @@ export class StreamConsumer {
 
   private async handleOne<T extends Topic>(record: RecordOf<T>, handler: MessageHandler<T>) {
     const parent = extractContext(record.headers);
-    const span = tracer.startSpan(`process ${record.topic}`, {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        'messaging.system': 'kafka',
-        'messaging.operation.type': 'process',
-        'messaging.destination.name': record.topic,
-        'messaging.destination.partition.id': String(record.partition),
-        'messaging.kafka.offset': Number(record.offset),
-        'messaging.kafka.message.key': record.key,
-        'messaging.consumer.group.name': this.options.groupId,
+    const span = tracer.startSpan(
+      `process ${record.topic}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': record.topic,
+          'messaging.destination.partition.id': String(record.partition),
+          'messaging.kafka.offset': Number(record.offset),
+          'messaging.kafka.message.key': record.key,
+          'messaging.consumer.group.name': this.options.groupId,
+        },
       },
-    }, parent);
+      parent,
+    );
     try {
       await context.with(trace.setSpan(parent, span), () => handler(record));
     } catch (err) {
@@ -191,8 +213,11 @@ export class StreamConsumer {
     }
   }
 
-  private async handleBatch<T extends Topic>(records: RecordOf<T>[], payload: EachBatchPayload,
-    handler: BatchHandler<T>) {
+  private async handleBatch<T extends Topic>(
+    records: RecordOf<T>[],
+    payload: EachBatchPayload,
+    handler: BatchHandler<T>,
+  ) {
     const { batch } = payload;
     const span = tracer.startSpan(`process ${batch.topic}`, {
       kind: SpanKind.CONSUMER,
@@ -207,12 +232,14 @@ export class StreamConsumer {
       },
     });
     try {
-      await context.with(trace.setSpan(context.active(), span), () => handler(records, {
-        topic: batch.topic,
-        partition: batch.partition,
-        heartbeat: payload.heartbeat,
-        isRunning: () => payload.isRunning() && !payload.isStale(),
-      }));
+      await context.with(trace.setSpan(context.active(), span), () =>
+        handler(records, {
+          topic: batch.topic,
+          partition: batch.partition,
+          heartbeat: payload.heartbeat,
+          isRunning: () => payload.isRunning() && !payload.isStale(),
+        }),
+      );
     } catch (err) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       throw err;

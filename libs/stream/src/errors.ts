@@ -77,9 +77,14 @@ export class ThrownErrors {
 export function toStreamError(err: unknown, code: StreamErrorCode, what: string): StreamError {
   if (err instanceof StreamError) return err;
   const detail = err instanceof Error ? err.message : String(err);
-  const connection = err instanceof Error && /Connection|ECONNREFUSED|broker/i.test(err.name + detail);
-  return new StreamError(connection && code !== 'DECODE' ? 'CONNECTION' : code, `${what}: ${detail}`, {
-    retriable: kafkaRetriable(err),
-    cause: err,
-  });
+  const connection =
+    err instanceof Error && /Connection|ECONNREFUSED|broker/i.test(err.name + detail);
+  return new StreamError(
+    connection && code !== 'DECODE' ? 'CONNECTION' : code,
+    `${what}: ${detail}`,
+    {
+      retriable: kafkaRetriable(err),
+      cause: err,
+    },
+  );
 }

@@ -30,8 +30,10 @@ export interface SendResult {
 }
 
 /** Encodes records for a kafkajs send, with trace context in each record's headers. */
-export function toKafkaMessages<D extends DescMessage>(topic: Topic<D>,
-  records: readonly OutgoingRecord<D>[]) {
+export function toKafkaMessages<D extends DescMessage>(
+  topic: Topic<D>,
+  records: readonly OutgoingRecord<D>[],
+) {
   return records.map((r) => ({
     key: r.key,
     value: encodeValue(topic.schema, r.value),
@@ -41,8 +43,11 @@ export function toKafkaMessages<D extends DescMessage>(topic: Topic<D>,
 }
 
 /** Runs `send` in a PRODUCER span named after the topic; the span's context goes in headers. */
-export async function inProducerSpan<T>(topicName: string, count: number,
-  send: () => Promise<T>): Promise<T> {
+export async function inProducerSpan<T>(
+  topicName: string,
+  count: number,
+  send: () => Promise<T>,
+): Promise<T> {
   const span = tracer.startSpan(`send ${topicName}`, {
     kind: SpanKind.PRODUCER,
     attributes: {
@@ -67,7 +72,10 @@ export class StreamProducer {
   private readonly producer: Producer;
   private connecting?: Promise<void>;
 
-  constructor(kafka: Kafka, private readonly options: ProducerOptions) {
+  constructor(
+    kafka: Kafka,
+    private readonly options: ProducerOptions,
+  ) {
     try {
       this.producer = kafka.producer({
         idempotent: true,
@@ -93,8 +101,10 @@ export class StreamProducer {
    * Sends records to a topic and resolves once every in-sync replica has them. Retries on
    * retriable errors without duplicating (idempotent producer); a final failure is PRODUCE.
    */
-  async send<D extends DescMessage>(topic: Topic<D>, records: readonly OutgoingRecord<D>[]):
-  Promise<SendResult[]> {
+  async send<D extends DescMessage>(
+    topic: Topic<D>,
+    records: readonly OutgoingRecord<D>[],
+  ): Promise<SendResult[]> {
     if (records.length === 0) return [];
     await this.connect();
     return inProducerSpan(topic.name, records.length, async () => {
@@ -107,8 +117,11 @@ export class StreamProducer {
           messages: toKafkaMessages(topic, records),
         });
       } catch (err) {
-        throw toStreamError(err, 'PRODUCE',
-          `sending ${records.length} record(s) to ${topic.name} failed`);
+        throw toStreamError(
+          err,
+          'PRODUCE',
+          `sending ${records.length} record(s) to ${topic.name} failed`,
+        );
       }
       return metadata.map((m) => ({
         topic: m.topicName,

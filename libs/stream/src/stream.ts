@@ -29,7 +29,8 @@ export interface StreamOptions {
 /** Splits and checks a broker list; throws a CONFIG StreamError naming the bad entry. */
 export function parseBrokers(brokers: string | readonly string[]): string[] {
   const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers])
-    .map((b) => b.trim()).filter(Boolean);
+    .map((b) => b.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new StreamError('CONFIG', 'no Kafka brokers given');
   for (const broker of list) {
     if (!/^[^\s:]+:\d{1,5}$/.test(broker)) {

@@ -15,7 +15,9 @@ export interface TestKafka {
 }
 
 interface BrokerModule {
-  startBroker(options?: { log?: (line: string) => void }): Promise<{ brokers: string; stop(): Promise<void> }>;
+  startBroker(options?: {
+    log?: (line: string) => void;
+  }): Promise<{ brokers: string; stop(): Promise<void> }>;
 }
 
 /** tools/kafka/broker.mjs, found from this file (src/ or dist/ alike). */

@@ -20,7 +20,10 @@ const tracer = trace.getTracer('@delta/stream');
 export interface TransactorOptions {
   /** Consumer group whose offsets advance with each transaction. */
   groupId: string;
-  /** Stable per instance (for example "<group>-<pod name>"), so a restarted instance fences its predecessor. */
+  /**
+   * Stable per instance (for example "<group>-<pod name>"), so a restarted instance fences its
+   * predecessor.
+   */
   transactionalId: string;
   sessionTimeoutMs?: number;
   /** Transaction timeout on the broker; default 60 s. */
@@ -35,7 +38,10 @@ export interface Output {
 }
 
 /** Pairs an output topic with its records, checking the records against the topic's schema. */
-export function output<D extends DescMessage>(topic: Topic<D>, records: readonly OutgoingRecord<D>[]): Output {
+export function output<D extends DescMessage>(
+  topic: Topic<D>,
+  records: readonly OutgoingRecord<D>[],
+): Output {
   return { topic: topic as unknown as Topic, records: records as readonly OutgoingRecord[] };
 }
 
@@ -51,8 +57,13 @@ export interface TransactorRunOptions<T extends Topic> {
   fromBeginning?: boolean;
   transform: Transform<T>;
   /** Called once per committed transaction (for progress and metrics). */
-  onCommitted?: (info: { topic: string; partition: number; inputs: number; outputs: number;
-    nextOffset: string }) => void;
+  onCommitted?: (info: {
+    topic: string;
+    partition: number;
+    inputs: number;
+    outputs: number;
+    nextOffset: string;
+  }) => void;
   /** Called when the transactor stops for good on an error it will not retry. */
   onCrash?: (error: StreamError) => void;
 }
@@ -63,7 +74,10 @@ export class StreamTransactor {
   private readonly producer: Producer;
   private readonly thrown = new ThrownErrors();
 
-  constructor(kafka: Kafka, readonly options: TransactorOptions) {
+  constructor(
+    kafka: Kafka,
+    readonly options: TransactorOptions,
+  ) {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       readUncommitted: false,
@@ -89,14 +103,27 @@ export class StreamTransactor {
     try {
       await this.producer.connect();
       await this.consumer.connect();
-      await this.consumer.subscribe({ topics: [...byName.keys()], fromBeginning: options.fromBeginning ?? false });
+      await this.consumer.subscribe({
+        topics: [...byName.keys()],
+        fromBeginning: options.fromBeginning ?? false,
+      });
     } catch (err) {
-      throw toStreamError(err, 'CONNECTION', `transactor ${this.options.transactionalId} could not start`);
+      throw toStreamError(
+        err,
+        'CONNECTION',
+        `transactor ${this.options.transactionalId} could not start`,
+      );
     }
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart) {
-        options.onCrash?.(this.thrown.find(payload.error) ?? toStreamError(payload.error, 'CONSUME',
-          `transactor ${this.options.transactionalId} stopped`));
+        options.onCrash?.(
+          this.thrown.find(payload.error) ??
+            toStreamError(
+              payload.error,
+              'CONSUME',
+              `transactor ${this.options.transactionalId} stopped`,
+            ),
+        );
       }
     });
 
@@ -116,13 +143,17 @@ export class StreamTransactor {
   }
 
   /** Transforms one fetched batch and commits its outputs with its input offsets. */
-  private async transactBatch<T extends Topic>(payload: EachBatchPayload,
-    byName: Map<string, Topic>, options: TransactorRunOptions<T>): Promise<void> {
+  private async transactBatch<T extends Topic>(
+    payload: EachBatchPayload,
+    byName: Map<string, Topic>,
+    options: TransactorRunOptions<T>,
+  ): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
     const topic = byName.get(batch.topic)!;
-    const records = batch.messages
-      .map((m) => decodeRecord(topic, batch.partition, m)) as RecordOf<T>[];
+    const records = batch.messages.map((m) =>
+      decodeRecord(topic, batch.partition, m),
+    ) as RecordOf<T>[];
     const last = batch.messages[batch.messages.length - 1]!.offset;
     const next = (BigInt(last) + 1n).toString();
 
@@ -142,7 +173,9 @@ export class StreamTransactor {
     try {
       await context.with(trace.setSpan(context.active(), span), async () => {
         const outputs = await options.transform(records, {
-          topic: batch.topic, partition: batch.partition, heartbeat: payload.heartbeat,
+          topic: batch.topic,
+          partition: batch.partition,
+          heartbeat: payload.heartbeat,
         });
         written = await this.commit(outputs, batch.topic, batch.partition, next, last);
       });
@@ -154,13 +187,23 @@ export class StreamTransactor {
     }
 
     payload.resolveOffset(last);
-    options.onCommitted?.({ topic: batch.topic, partition: batch.partition,
-      inputs: records.length, outputs: written, nextOffset: next });
+    options.onCommitted?.({
+      topic: batch.topic,
+      partition: batch.partition,
+      inputs: records.length,
+      outputs: written,
+      nextOffset: next,
+    });
   }
 
   /** One transaction: the outputs, then the input offsets; aborted on any failure. */
-  private async commit(outputs: readonly Output[], topic: string, partition: number,
-    next: string, last: string): Promise<number> {
+  private async commit(
+    outputs: readonly Output[],
+    topic: string,
+    partition: number,
+    next: string,
+    last: string,
+  ): Promise<number> {
     let written = 0;
     const transaction = await this.producer.transaction();
     try {
@@ -168,7 +211,9 @@ export class StreamTransactor {
         if (out.records.length === 0) continue;
         written += out.records.length;
         await transaction.send({
-          topic: out.topic.name, acks: -1, messages: toKafkaMessages(out.topic, out.records),
+          topic: out.topic.name,
+          acks: -1,
+          messages: toKafkaMessages(out.topic, out.records),
         });
       }
       await transaction.sendOffsets({
@@ -178,8 +223,11 @@ export class StreamTransactor {
       await transaction.commit();
     } catch (err) {
       await transaction.abort().catch(() => undefined);
-      throw toStreamError(err, 'TRANSACTION',
-        `transaction for ${topic}[${partition}] up to offset ${last} was aborted`);
+      throw toStreamError(
+        err,
+        'TRANSACTION',
+        `transaction for ${topic}[${partition}] up to offset ${last} was aborted`,
+      );
     }
     return written;
   }

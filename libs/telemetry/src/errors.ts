@@ -7,7 +7,11 @@ export type TelemetryErrorCode = 'CONFIG' | 'ALREADY_STARTED' | 'SHUTDOWN';
 /** Raised by startTelemetry and Telemetry.shutdown; `cause` keeps the underlying error. */
 export class TelemetryError extends Error {
   override readonly name = 'TelemetryError';
-  constructor(readonly code: TelemetryErrorCode, message: string, cause?: unknown) {
+  constructor(
+    readonly code: TelemetryErrorCode,
+    message: string,
+    cause?: unknown,
+  ) {
     super(message, cause === undefined ? undefined : { cause });
   }
 }

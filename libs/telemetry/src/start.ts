@@ -4,10 +4,18 @@
 // through a loader hook that ESM under vitest does not run reliably, so @delta/rpc and
 // @delta/stream create their spans and inject/extract W3C context themselves.
 import {
-  context, diag, metrics, propagation, trace, type Meter, type Tracer,
+  context,
+  diag,
+  metrics,
+  propagation,
+  trace,
+  type Meter,
+  type Tracer,
 } from '@opentelemetry/api';
 import {
-  CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator,
+  CompositePropagator,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
 } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -71,12 +79,17 @@ function exporterList(
 ): string[] {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
-  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((s) => !allowed.includes(s));
   if (bad.length > 0) {
     const names = bad.map((b) => `"${b}"`).join(', ');
-    throw new TelemetryError('CONFIG',
-      `${name}: unknown exporter ${names}; expected a comma list of ${allowed.join(', ')}`);
+    throw new TelemetryError(
+      'CONFIG',
+      `${name}: unknown exporter ${names}; expected a comma list of ${allowed.join(', ')}`,
+    );
   }
   return list.filter((s) => s !== 'none');
 }
@@ -85,15 +98,18 @@ function otlpConfigured(env: Record<string, string | undefined>, signal: string)
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]);
 }
 
-function prometheusAddress(
-  env: Record<string, string | undefined>,
-): { host: string; port: number } {
+function prometheusAddress(env: Record<string, string | undefined>): {
+  host: string;
+  port: number;
+} {
   const host = env.OTEL_EXPORTER_PROMETHEUS_HOST || 'localhost';
   const rawPort = env.OTEL_EXPORTER_PROMETHEUS_PORT || '9464';
   const port = Number(rawPort);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TelemetryError('CONFIG',
-      `OTEL_EXPORTER_PROMETHEUS_PORT: "${rawPort}" is not a port number (0-65535)`);
+    throw new TelemetryError(
+      'CONFIG',
+      `OTEL_EXPORTER_PROMETHEUS_PORT: "${rawPort}" is not a port number (0-65535)`,
+    );
   }
   return { host, port };
 }
@@ -108,24 +124,38 @@ function prometheusAddress(
  */
 export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
   if (active) {
-    throw new TelemetryError('ALREADY_STARTED',
-      `telemetry is already started for "${active.serviceName}"; call shutdown() first`);
+    throw new TelemetryError(
+      'ALREADY_STARTED',
+      `telemetry is already started for "${active.serviceName}"; call shutdown() first`,
+    );
   }
   const env = options.env ?? process.env;
-  const traceExporters = exporterList(env, 'OTEL_TRACES_EXPORTER', TRACE_EXPORTERS,
-    otlpConfigured(env, 'TRACES') ? ['otlp'] : []);
-  const metricExporters = exporterList(env, 'OTEL_METRICS_EXPORTER', METRIC_EXPORTERS,
-    otlpConfigured(env, 'METRICS') ? ['otlp'] : []);
+  const traceExporters = exporterList(
+    env,
+    'OTEL_TRACES_EXPORTER',
+    TRACE_EXPORTERS,
+    otlpConfigured(env, 'TRACES') ? ['otlp'] : [],
+  );
+  const metricExporters = exporterList(
+    env,
+    'OTEL_METRICS_EXPORTER',
+    METRIC_EXPORTERS,
+    otlpConfigured(env, 'METRICS') ? ['otlp'] : [],
+  );
   const serviceName = env.OTEL_SERVICE_NAME || options.serviceName;
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
 
   if (disabled) {
     const noop: Telemetry = {
-      serviceName, traceExporters: [], metricExporters: [],
+      serviceName,
+      traceExporters: [],
+      metricExporters: [],
       tracer: (name = serviceName) => trace.getTracer(name),
       meter: (name = serviceName) => metrics.getMeter(name),
       forceFlush: async () => {},
-      shutdown: async () => { active = undefined; },
+      shutdown: async () => {
+        active = undefined;
+      },
     };
     active = noop;
     return noop;
@@ -136,7 +166,9 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const resource = resourceFromAttributes({
     [ATTR_SERVICE_NAME]: serviceName,
     ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
-  }).merge(fromEnv).merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
+  })
+    .merge(fromEnv)
+    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
 
   const spanProcessors: SpanProcessor[] = [];
   if (traceExporters.includes('otlp')) {
@@ -163,8 +195,11 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     try {
       await exporter.startServer();
     } catch (err) {
-      throw new TelemetryError('CONFIG',
-        `the Prometheus endpoint could not listen on ${host}:${port}`, err);
+      throw new TelemetryError(
+        'CONFIG',
+        `the Prometheus endpoint could not listen on ${host}:${port}`,
+        err,
+      );
     }
     prometheusUrl = `http://${host}:${port}/metrics`;
     readers.push(exporter);
@@ -193,7 +228,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       if (active !== handle) return;
       active = undefined;
       const results = await Promise.allSettled([
-        tracerProvider.shutdown(), meterProvider.shutdown(),
+        tracerProvider.shutdown(),
+        meterProvider.shutdown(),
       ]);
       trace.disable();
       metrics.disable();

@@ -1,10 +1,7 @@
 // Telemetry for tests: spans and metrics kept in memory so a test can read what was recorded.
 // Not for services: nothing leaves the process.
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import {
-  MetricReader,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import { MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { startTelemetry, type Telemetry } from './start.js';
 
 /** A reader that collects only when asked, so a test decides when metrics are read. */

@@ -15,7 +15,10 @@ import {
 } from '@delta/telemetry';
 
 let running: Telemetry | undefined;
-afterEach(async () => { await running?.shutdown(); running = undefined; });
+afterEach(async () => {
+  await running?.shutdown();
+  running = undefined;
+});
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -28,8 +31,21 @@ function freePort(): Promise<number> {
 
 function lines(): { stream: Writable; read: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, done) { chunks.push(String(chunk)); done(); } });
-  return { stream, read: () => chunks.join('').trim().split('\n').map((l) => JSON.parse(l)) };
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  return {
+    stream,
+    read: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+  };
 }
 
 describe('startTelemetry', () => {
@@ -38,7 +54,12 @@ describe('startTelemetry', () => {
     running = telemetry;
     const tracer = telemetry.tracer();
     tracer.startActiveSpan('outer', (outer) => {
-      tracer.startSpan('inner', { kind: SpanKind.INTERNAL, attributes: { [GEN_AI_REQUEST_MODEL]: 'tiny' } }).end();
+      tracer
+        .startSpan('inner', {
+          kind: SpanKind.INTERNAL,
+          attributes: { [GEN_AI_REQUEST_MODEL]: 'tiny' },
+        })
+        .end();
       outer.end();
     });
     const [inner, outer] = telemetry.spans();
@@ -54,7 +75,8 @@ describe('startTelemetry', () => {
     running = telemetry;
     telemetry.meter().createCounter('delta.pairs.written').add(3, { policy: 'ladder' });
     const collected = await telemetry.collectMetrics();
-    const metric = collected.scopeMetrics.flatMap((s) => s.metrics)
+    const metric = collected.scopeMetrics
+      .flatMap((s) => s.metrics)
       .find((m) => m.descriptor.name === 'delta.pairs.written');
     expect(metric?.dataPoints[0]?.value).toBe(3);
     expect(metric?.dataPoints[0]?.attributes).toEqual({ policy: 'ladder' });
@@ -64,8 +86,11 @@ describe('startTelemetry', () => {
     const port = await freePort();
     running = await startTelemetry({
       serviceName: 'scrape',
-      env: { OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+      env: {
+        OTEL_METRICS_EXPORTER: 'prometheus',
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      },
     });
     running.meter().createCounter('delta_responses_written').add(5);
     expect(running.prometheusUrl).toBe(`http://127.0.0.1:${port}/metrics`);
@@ -77,16 +102,20 @@ describe('startTelemetry', () => {
     running = await startTelemetry({ serviceName: 'quiet', env: {} });
     expect(running.traceExporters).toEqual([]);
     await running.shutdown();
-    running = await startTelemetry({ serviceName: 'otlp',
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SERVICE_NAME: 'renamed' } });
+    running = await startTelemetry({
+      serviceName: 'otlp',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_SERVICE_NAME: 'renamed' },
+    });
     expect(running.traceExporters).toEqual(['otlp']);
     expect(running.metricExporters).toEqual(['otlp']);
     expect(running.serviceName).toBe('renamed');
   });
 
   it('names the variable at fault for an unknown exporter', async () => {
-    const error = await startTelemetry({ serviceName: 'x', env: { OTEL_TRACES_EXPORTER: 'zipkin' } })
-      .catch((e: unknown) => e);
+    const error = await startTelemetry({
+      serviceName: 'x',
+      env: { OTEL_TRACES_EXPORTER: 'zipkin' },
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TelemetryError);
     expect((error as TelemetryError).code).toBe('CONFIG');
     expect((error as Error).message).toContain('OTEL_TRACES_EXPORTER: unknown exporter "zipkin"');
@@ -114,8 +143,15 @@ describe('createLogger', () => {
     });
     log.warn('outside');
     const [inside, outside] = out.read();
-    expect(inside).toMatchObject({ level: 'info', name: 'generator', msg: 'batch done', prompts: 3,
-      trace_id: traceId, run_id: 'run-42', job_id: 'job-7' });
+    expect(inside).toMatchObject({
+      level: 'info',
+      name: 'generator',
+      msg: 'batch done',
+      prompts: 3,
+      trace_id: traceId,
+      run_id: 'run-42',
+      job_id: 'job-7',
+    });
     expect(inside!.span_id).toMatch(/^[0-9a-f]{16}$/);
     expect(outside).toMatchObject({ level: 'warn', msg: 'outside' });
     expect(outside).not.toHaveProperty('trace_id');
