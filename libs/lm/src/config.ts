@@ -55,8 +55,10 @@ export function parseDecoderConfig(raw: unknown, source: string): DecoderConfig 
   const c = raw as Record<string, unknown>;
   const modelType = c['model_type'];
   if (typeof modelType !== 'string' || !MODEL_TYPES.includes(modelType)) {
-    throw new LmError('UNSUPPORTED_MODEL',
-      `${source}: model_type ${JSON.stringify(modelType)} is not one of ${MODEL_TYPES.join(', ')}`);
+    throw new LmError(
+      'UNSUPPORTED_MODEL',
+      `${source}: model_type ${JSON.stringify(modelType)} is not one of ${MODEL_TYPES.join(', ')}`,
+    );
   }
   const int = (key: string, fallback?: number): number => {
     const v = c[key] ?? fallback;
@@ -81,8 +83,10 @@ export function parseDecoderConfig(raw: unknown, source: string): DecoderConfig 
   const numHeads = int('num_attention_heads');
   const numKvHeads = int('num_key_value_heads', numHeads);
   if (numHeads % numKvHeads !== 0) {
-    throw new LmError('MODEL_FILE_INVALID',
-      `${source}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads`);
+    throw new LmError(
+      'MODEL_FILE_INVALID',
+      `${source}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads`,
+    );
   }
   const headDim = c['head_dim'] == null ? hiddenSize / numHeads : int('head_dim');
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
@@ -91,8 +95,10 @@ export function parseDecoderConfig(raw: unknown, source: string): DecoderConfig 
 
   // Newer transformers releases keep rope settings in rope_parameters; older ones at top level.
   const ropeParams = (c['rope_parameters'] ?? null) as Record<string, unknown> | null;
-  const ropeTheta = typeof ropeParams?.['rope_theta'] === 'number'
-    ? ropeParams['rope_theta'] as number : num('rope_theta', 10000);
+  const ropeTheta =
+    typeof ropeParams?.['rope_theta'] === 'number'
+      ? (ropeParams['rope_theta'] as number)
+      : num('rope_theta', 10000);
   const scalingRaw = (ropeParams ?? c['rope_scaling'] ?? null) as Record<string, unknown> | null;
   const ropeScaling = parseRopeScaling(scalingRaw, source);
 
@@ -105,8 +111,10 @@ export function parseDecoderConfig(raw: unknown, source: string): DecoderConfig 
     slidingWindow = w < maxPositionEmbeddings ? w : null;
   }
   if (modelType === 'qwen2' && c['use_sliding_window'] === true) {
-    throw new LmError('UNSUPPORTED_MODEL',
-      `${source}: Qwen2 use_sliding_window (per-layer windows) is not supported`);
+    throw new LmError(
+      'UNSUPPORTED_MODEL',
+      `${source}: Qwen2 use_sliding_window (per-layer windows) is not supported`,
+    );
   }
 
   return {
@@ -155,7 +163,10 @@ function parseRopeScaling(raw: Record<string, unknown> | null, source: string): 
       originalMaxPositionEmbeddings: field('original_max_position_embeddings'),
     };
   }
-  throw new LmError('UNSUPPORTED_MODEL', `${source}: rope scaling ${String(type)} is not supported`);
+  throw new LmError(
+    'UNSUPPORTED_MODEL',
+    `${source}: rope scaling ${String(type)} is not supported`,
+  );
 }
 
 /**
@@ -183,8 +194,9 @@ export function ropeInverseFrequencies(config: DecoderConfig): Float32Array {
       if (wavelen > lowFreqWavelen) {
         inv[i] = f(freq / s.factor);
       } else if (wavelen >= highFreqWavelen) {
-        const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor)
-          / (s.highFreqFactor - s.lowFreqFactor);
+        const smooth =
+          (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) /
+          (s.highFreqFactor - s.lowFreqFactor);
         inv[i] = f((1 - smooth) * (freq / s.factor) + smooth * freq);
       }
     }

@@ -2,7 +2,16 @@
 // writes it) to onnx/model.onnx in the decoder-with-past layout the generator serves. Weights
 // are held in memory as float32 while the graph is written, so the export needs about twice the
 // float32 model size in RAM; fp16/int8 exports are not produced.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDecoderConfig, type DecoderConfig } from './config.js';
 import { LmError } from './errors.js';
@@ -12,9 +21,12 @@ import { SafetensorsCheckpoint } from './safetensors.js';
 
 /** Options of `exportOnnx`. */
 export interface ExportOptions {
-  /** Folder that receives onnx/model.onnx (and copies of the model's JSON files); default: the checkpoint folder. */
+  /**
+   * Folder that receives onnx/model.onnx (and copies of the model's JSON files); default: the
+   * checkpoint folder.
+   */
   outDir?: string;
-  /** Initializer bytes above which weights go to onnx/model.onnx_data; protobuf caps files at 2 GiB. */
+  /** Weight bytes above which weights go to onnx/model.onnx_data (protobuf caps files at 2 GiB). */
   externalDataThreshold?: number;
 }
 
@@ -29,7 +41,10 @@ export interface ExportResult {
 
 /** Files a served model folder needs besides the ONNX graph; copied when exporting elsewhere. */
 const SIDE_FILES = [
-  'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json',
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
   'special_tokens_map.json',
 ];
 

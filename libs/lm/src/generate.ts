@@ -66,7 +66,7 @@ export interface DecodeContext {
   maxContext: number;
   padTokenId: number;
   batchSize: number;
-  /** Upper bound on logits bytes per graph run; long prompts are prefilled in chunks to stay under it. */
+  /** Upper bound on logits bytes per graph run; longer prompts are prefilled in chunks. */
   logitsBudgetBytes: number;
   signal?: AbortSignal;
   onToken?: (event: TokenEvent) => void;
@@ -87,10 +87,15 @@ interface Row {
 }
 
 /** Decodes every sequence; results come back in the order of `specs`. */
-export async function decodeSequences(specs: readonly SequenceSpec[], ctx: DecodeContext): Promise<GenerationResult[]> {
+export async function decodeSequences(
+  specs: readonly SequenceSpec[],
+  ctx: DecodeContext,
+): Promise<GenerationResult[]> {
   const results = new Array<GenerationResult>(specs.length);
   // Similar prompt lengths share a batch, so little compute goes to padding.
-  const order = specs.map((_, i) => i).sort((a, b) => specs[b]!.promptIds.length - specs[a]!.promptIds.length || a - b);
+  const order = specs
+    .map((_, i) => i)
+    .sort((a, b) => specs[b]!.promptIds.length - specs[a]!.promptIds.length || a - b);
   for (let start = 0; start < order.length; start += ctx.batchSize) {
     const indices = order.slice(start, start + ctx.batchSize);
     const rows = indices.map((i) => newRow(specs[i]!, ctx));
@@ -99,7 +104,9 @@ export async function decodeSequences(specs: readonly SequenceSpec[], ctx: Decod
     } else {
       await decodeBatch(rows, ctx);
     }
-    rows.forEach((row, j) => { results[indices[j]!] = toResult(row); });
+    rows.forEach((row, j) => {
+      results[indices[j]!] = toResult(row);
+    });
   }
   return results;
 }
@@ -132,12 +139,22 @@ function emit(ctx: DecodeContext, event: TokenEvent): void {
   ctx.onToken?.(event);
 }
 
-function finishRow(row: Row, reason: FinishReason, by: number | string | null, ctx: DecodeContext): void {
+function finishRow(
+  row: Row,
+  reason: FinishReason,
+  by: number | string | null,
+  ctx: DecodeContext,
+): void {
   row.finish = reason;
   row.stoppedBy = by;
   row.text.finish();
-  emit(ctx, { request: row.spec.request, sample: row.spec.sample, tokenId: null,
-    text: row.text.takeStreamable(true), finishReason: reason });
+  emit(ctx, {
+    request: row.spec.request,
+    sample: row.spec.sample,
+    tokenId: null,
+    text: row.text.takeStreamable(true),
+    finishReason: reason,
+  });
 }
 
 /** Applies one chosen token to a row; true when the row is still going. */
@@ -149,14 +166,21 @@ function advance(row: Row, token: number, ctx: DecodeContext): boolean {
     return false;
   }
   const matched = row.text.push(token);
-  emit(ctx, { request: spec.request, sample: spec.sample, tokenId: token,
-    text: row.text.takeStreamable(), finishReason: null });
+  emit(ctx, {
+    request: spec.request,
+    sample: spec.sample,
+    tokenId: token,
+    text: row.text.takeStreamable(),
+    finishReason: null,
+  });
   if (matched !== null) {
     finishRow(row, 'stop', matched, ctx);
     return false;
   }
-  if (row.generated.length >= spec.maxNewTokens
-    || spec.promptIds.length + row.generated.length >= ctx.maxContext) {
+  if (
+    row.generated.length >= spec.maxNewTokens ||
+    spec.promptIds.length + row.generated.length >= ctx.maxContext
+  ) {
     finishRow(row, 'length', null, ctx);
     return false;
   }
@@ -172,13 +196,17 @@ async function decodeBatch(rows: Row[], ctx: DecodeContext): Promise<void> {
   const L = Math.max(...rows.map((r) => r.spec.promptIds.length));
   for (const row of rows) row.pad = L - row.spec.promptIds.length;
   let cache = decoder.emptyCache(rows.length);
-  let logits = await prefill(rows, L, ctx, (c) => { cache = c; });
+  let logits = await prefill(rows, L, ctx, (c) => {
+    cache = c;
+  });
 
   while (true) {
     const survivors: number[] = [];
     live.forEach((row, b) => {
       const rowLogits = logits.subarray(b * V, (b + 1) * V);
-      const token = row.rng ? sampleToken(rowLogits, row.spec.sampling, row.rng) : argmaxOf(rowLogits);
+      const token = row.rng
+        ? sampleToken(rowLogits, row.spec.sampling, row.rng)
+        : argmaxOf(rowLogits);
       if (advance(row, token, ctx)) survivors.push(b);
     });
     if (survivors.length === 0) return;
@@ -223,7 +251,13 @@ function argmaxOf(row: Float32Array): number {
   return best;
 }
 
-async function run(ctx: DecodeContext, ids: BigInt64Array, mask: BigInt64Array, pos: BigInt64Array, cache: KvCache) {
+async function run(
+  ctx: DecodeContext,
+  ids: BigInt64Array,
+  mask: BigInt64Array,
+  pos: BigInt64Array,
+  cache: KvCache,
+) {
   ctx.stats.modelCalls++;
   ctx.stats.tokensFed += ids.length;
   return ctx.decoder.step(ids, mask, pos, cache);
@@ -233,7 +267,12 @@ async function run(ctx: DecodeContext, ids: BigInt64Array, mask: BigInt64Array, 
  * Runs the padded prompts through the graph, in chunks of columns when the logits of the whole
  * prompt would exceed the budget, and returns the last column's logits [B, V].
  */
-async function prefill(rows: Row[], L: number, ctx: DecodeContext, setCache: (c: KvCache) => void): Promise<Float32Array> {
+async function prefill(
+  rows: Row[],
+  L: number,
+  ctx: DecodeContext,
+  setCache: (c: KvCache) => void,
+): Promise<Float32Array> {
   const B = rows.length;
   const V = ctx.decoder.vocabSize;
   const chunk = Math.max(1, Math.min(L, Math.floor(ctx.logitsBudgetBytes / (B * V * 4))));
@@ -258,7 +297,8 @@ async function prefill(rows: Row[], L: number, ctx: DecodeContext, setCache: (c:
     cache = out.cache;
     if (start + S === L) {
       last = new Float32Array(B * V);
-      for (let b = 0; b < B; b++) last.set(out.logits.subarray(((b * S) + S - 1) * V, (b * S + S) * V), b * V);
+      for (let b = 0; b < B; b++)
+        last.set(out.logits.subarray((b * S + S - 1) * V, (b * S + S) * V), b * V);
     }
   }
   setCache(cache);
@@ -284,7 +324,8 @@ async function recomputeStep(rows: Row[], ctx: DecodeContext): Promise<Float32Ar
   });
   const out = await run(ctx, ids, mask, pos, ctx.decoder.emptyCache(B));
   const last = new Float32Array(B * V);
-  for (let b = 0; b < B; b++) last.set(out.logits.subarray((b * L + L - 1) * V, (b * L + L) * V), b * V);
+  for (let b = 0; b < B; b++)
+    last.set(out.logits.subarray((b * L + L - 1) * V, (b * L + L) * V), b * V);
   return last;
 }
 
@@ -306,9 +347,14 @@ export async function scoreContinuations(
 ): Promise<LogLikelihoodResult[]> {
   const V = ctx.decoder.vocabSize;
   const results = new Array<LogLikelihoodResult>(items.length);
-  const order = items.map((_, i) => i)
-    .sort((a, b) => (items[b]!.contextIds.length + items[b]!.continuationIds.length)
-      - (items[a]!.contextIds.length + items[a]!.continuationIds.length) || a - b);
+  const order = items
+    .map((_, i) => i)
+    .sort(
+      (a, b) =>
+        items[b]!.contextIds.length +
+          items[b]!.continuationIds.length -
+          (items[a]!.contextIds.length + items[a]!.continuationIds.length) || a - b,
+    );
   for (let start = 0; start < order.length; start += ctx.batchSize) {
     const idx = order.slice(start, start + ctx.batchSize);
     const seqs = idx.map((i) => [...items[i]!.contextIds, ...items[i]!.continuationIds]);

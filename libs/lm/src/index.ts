@@ -2,12 +2,20 @@
 // of Llama-family checkpoints to ONNX, and batched decoding on ONNX Runtime.
 export { LmError, type LmErrorCode } from './errors.js';
 export {
-  parseDecoderConfig, ropeInverseFrequencies,
-  type DecoderConfig, type ModelType, type RopeScaling,
+  parseDecoderConfig,
+  ropeInverseFrequencies,
+  type DecoderConfig,
+  type ModelType,
+  type RopeScaling,
 } from './config.js';
 export {
-  SafetensorsCheckpoint, writeSafetensors, halfToFloat,
-  type FloatTensor, type NamedTensor, type SafetensorsDtype, type TensorInfo,
+  SafetensorsCheckpoint,
+  writeSafetensors,
+  halfToFloat,
+  type FloatTensor,
+  type NamedTensor,
+  type SafetensorsDtype,
+  type TensorInfo,
 } from './safetensors.js';
 export { hashedUniform, randomDecoderWeights, writeRandomCheckpoint } from './random-checkpoint.js';
 export { exportOnnx, readDecoderConfig, type ExportOptions, type ExportResult } from './export.js';
@@ -16,15 +24,33 @@ export { TextTokenizer, tokenContent, type ChatMessage } from './tokenizer.js';
 export { loadModelFiles, type GenerationDefaults, type ModelFiles } from './model-files.js';
 export { SeededRng, argmax, sampleToken, type SamplingParams } from './sampling.js';
 export { ResponseText } from './stop.js';
-export { OnnxDecoder, cudaProviderInstalled, type ExecutionProvider, type KvCache, type RuntimeOptions } from './runtime.js';
+export {
+  OnnxDecoder,
+  cudaProviderInstalled,
+  type ExecutionProvider,
+  type KvCache,
+  type RuntimeOptions,
+} from './runtime.js';
 export type {
-  DecodeStats, FinishReason, GenerationResult, LogLikelihoodResult, TokenEvent,
+  DecodeStats,
+  FinishReason,
+  GenerationResult,
+  LogLikelihoodResult,
+  TokenEvent,
 } from './generate.js';
 export {
   LanguageModel,
-  type GenerateOptions, type GenerationRequest, type LoadOptions, type LogLikelihoodRequest, type PromptInput,
+  type GenerateOptions,
+  type GenerationRequest,
+  type LoadOptions,
+  type LogLikelihoodRequest,
+  type PromptInput,
 } from './language-model.js';
 export {
-  GSM8K_MAPPING, iteratePromptsJsonl, readPromptsJsonl,
-  type PromptMapping, type PromptRecord, type RejectedLine,
+  GSM8K_MAPPING,
+  iteratePromptsJsonl,
+  readPromptsJsonl,
+  type PromptMapping,
+  type PromptRecord,
+  type RejectedLine,
 } from './prompts.js';

@@ -5,8 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import { LmError } from './errors.js';
 import {
-  decodeSequences, scoreContinuations,
-  type DecodeContext, type DecodeStats, type GenerationResult, type LogLikelihoodResult, type SequenceSpec, type TokenEvent,
+  decodeSequences,
+  scoreContinuations,
+  type DecodeContext,
+  type DecodeStats,
+  type GenerationResult,
+  type LogLikelihoodResult,
+  type SequenceSpec,
+  type TokenEvent,
 } from './generate.js';
 import { loadModelFiles, type ModelFiles } from './model-files.js';
 import { OnnxDecoder, type RuntimeOptions } from './runtime.js';
@@ -15,9 +21,7 @@ import type { ChatMessage } from './tokenizer.js';
 
 /** A prompt: token ids as they are, chat messages for the template, or raw text. */
 export type PromptInput =
-  | { promptIds: readonly number[] }
-  | { messages: readonly ChatMessage[] }
-  | { prompt: string };
+  { promptIds: readonly number[] } | { messages: readonly ChatMessage[] } | { prompt: string };
 
 /** One generation request; `n` samples are drawn for it. */
 export type GenerationRequest = PromptInput & {
@@ -57,7 +61,7 @@ export type LogLikelihoodRequest = PromptInput & {
 
 /** Options of `LanguageModel.load`. */
 export interface LoadOptions extends RuntimeOptions {
-  /** Cap on the logits of one graph run; longer prompts are prefilled in chunks. Default 256 MiB. */
+  /** Cap on the logits bytes of one graph run (longer prompts prefill in chunks); 256 MiB. */
   logitsBudgetBytes?: number;
 }
 
@@ -106,10 +110,14 @@ export class LanguageModel {
     } else {
       const tokenizer = this.files.tokenizer;
       if (!tokenizer) {
-        throw new LmError('INVALID_REQUEST', `${name}: the model has no tokenizer.json; send promptIds`);
+        throw new LmError(
+          'INVALID_REQUEST',
+          `${name}: the model has no tokenizer.json; send promptIds`,
+        );
       }
       if ('messages' in input && input.messages) {
-        if (input.messages.length === 0) throw new LmError('INVALID_REQUEST', `${name}: messages is empty`);
+        if (input.messages.length === 0)
+          throw new LmError('INVALID_REQUEST', `${name}: messages is empty`);
         ids = tokenizer.encode(tokenizer.renderChat(input.messages, true), false);
       } else if ('prompt' in input && typeof input.prompt === 'string') {
         ids = tokenizer.encode(input.prompt, true);
@@ -120,7 +128,11 @@ export class LanguageModel {
     if (ids.length === 0) throw new LmError('INVALID_REQUEST', `${name}: the prompt has no tokens`);
     const V = this.decoder.vocabSize;
     const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= V);
-    if (bad !== undefined) throw new LmError('INVALID_REQUEST', `${name}: token id ${bad} is outside the vocabulary of ${V}`);
+    if (bad !== undefined)
+      throw new LmError(
+        'INVALID_REQUEST',
+        `${name}: token id ${bad} is outside the vocabulary of ${V}`,
+      );
     return ids;
   }
 
@@ -128,7 +140,10 @@ export class LanguageModel {
    * Generates `n` responses per request; results[r][i] is sample i of request r. A prompt that
    * leaves no room in the context fails the whole call before any decoding, naming the request.
    */
-  async generate(requests: readonly GenerationRequest[], options: GenerateOptions = {}): Promise<GenerationResult[][]> {
+  async generate(
+    requests: readonly GenerationRequest[],
+    options: GenerateOptions = {},
+  ): Promise<GenerationResult[][]> {
     const specs: SequenceSpec[] = [];
     const copies: { from: number; request: number; sample: number }[] = [];
     const counts: number[] = [];
@@ -136,13 +151,18 @@ export class LanguageModel {
       const name = `request ${r}${req.id ? ` (id ${req.id})` : ''}`;
       const promptIds = this.promptIds(req, name);
       if (promptIds.length >= this.maxContext) {
-        throw new LmError('PROMPT_TOO_LONG',
-          `${name}: the prompt has ${promptIds.length} tokens; the model's context is ${this.maxContext}, leaving no room for a response`);
+        throw new LmError(
+          'PROMPT_TOO_LONG',
+          `${name}: the prompt has ${promptIds.length} tokens; the model's context is ` +
+            `${this.maxContext}, leaving no room for a response`,
+        );
       }
       const sampling = validateSampling(req.sampling ?? {}, name);
       const n = req.n ?? 1;
-      const maxNewTokens = req.maxNewTokens ?? this.files.generation.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
-      if (!Number.isInteger(n) || n < 1) throw new LmError('INVALID_REQUEST', `${name}: n must be a positive integer`);
+      const maxNewTokens =
+        req.maxNewTokens ?? this.files.generation.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+      if (!Number.isInteger(n) || n < 1)
+        throw new LmError('INVALID_REQUEST', `${name}: n must be a positive integer`);
       if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) {
         throw new LmError('INVALID_REQUEST', `${name}: maxNewTokens must be a positive integer`);
       }
@@ -153,7 +173,10 @@ export class LanguageModel {
       if (stop.length > 0 && !this.files.tokenizer) {
         throw new LmError('INVALID_REQUEST', `${name}: stop strings need a tokenizer.json`);
       }
-      const seed = req.seed === undefined ? randomBytes(8).readBigUInt64LE() : BigInt.asUintN(64, BigInt(req.seed));
+      const seed =
+        req.seed === undefined
+          ? randomBytes(8).readBigUInt64LE()
+          : BigInt.asUintN(64, BigInt(req.seed));
       const stopTokenIds = new Set([...this.files.stopTokenIds, ...(req.stopTokenIds ?? [])]);
       counts.push(n);
       // Greedy samples are all the same response: decode one, copy it.
@@ -164,13 +187,24 @@ export class LanguageModel {
           copies.push({ from: first, request: r, sample: i });
           continue;
         }
-        specs.push({ request: r, sample: i, promptIds, sampling, seed, maxNewTokens, stopStrings: stop, stopTokenIds });
+        specs.push({
+          request: r,
+          sample: i,
+          promptIds,
+          sampling,
+          seed,
+          maxNewTokens,
+          stopStrings: stop,
+          stopTokenIds,
+        });
       }
     });
 
     const out = await decodeSequences(specs, this.context(options));
     const results: GenerationResult[][] = counts.map(() => []);
-    specs.forEach((spec, i) => { results[spec.request]![spec.sample] = out[i]!; });
+    specs.forEach((spec, i) => {
+      results[spec.request]![spec.sample] = out[i]!;
+    });
     for (const c of copies) {
       const src = out[c.from]!;
       results[c.request]![c.sample] = { ...src, tokenIds: [...src.tokenIds] };
@@ -184,15 +218,22 @@ export class LanguageModel {
    * continuation beyond the context's own tokens, so a merge across the boundary is kept; if
    * the context's tokens are not a prefix, the two are encoded apart and joined.
    */
-  async logLikelihood(requests: readonly LogLikelihoodRequest[], options: Pick<GenerateOptions, 'batchSize' | 'signal'> = {}): Promise<LogLikelihoodResult[]> {
+  async logLikelihood(
+    requests: readonly LogLikelihoodRequest[],
+    options: Pick<GenerateOptions, 'batchSize' | 'signal'> = {},
+  ): Promise<LogLikelihoodResult[]> {
     const items = requests.map((req, r) => {
       const name = `request ${r}${req.id ? ` (id ${req.id})` : ''}`;
       const contextIds = this.promptIds(req, name);
       const continuationIds = this.continuationIds(req, contextIds, name);
-      if (continuationIds.length === 0) throw new LmError('INVALID_REQUEST', `${name}: the continuation has no tokens`);
+      if (continuationIds.length === 0)
+        throw new LmError('INVALID_REQUEST', `${name}: the continuation has no tokens`);
       if (contextIds.length + continuationIds.length > this.maxContext) {
-        throw new LmError('PROMPT_TOO_LONG',
-          `${name}: context + continuation is ${contextIds.length + continuationIds.length} tokens; the model's context is ${this.maxContext}`);
+        throw new LmError(
+          'PROMPT_TOO_LONG',
+          `${name}: context + continuation is ${contextIds.length + continuationIds.length} ` +
+            `tokens; the model's context is ${this.maxContext}`,
+        );
       }
       return { contextIds, continuationIds };
     });
@@ -202,10 +243,13 @@ export class LanguageModel {
   private continuationIds(req: LogLikelihoodRequest, contextIds: number[], name: string): number[] {
     if (typeof req.continuation !== 'string') return [...req.continuation];
     const tokenizer = this.files.tokenizer;
-    if (!tokenizer) throw new LmError('INVALID_REQUEST', `${name}: a text continuation needs a tokenizer.json`);
+    if (!tokenizer)
+      throw new LmError('INVALID_REQUEST', `${name}: a text continuation needs a tokenizer.json`);
     if ('promptIds' in req && req.promptIds) return tokenizer.encode(req.continuation, false);
-    const contextText = 'messages' in req && req.messages
-      ? tokenizer.renderChat(req.messages, true) : (req as { prompt: string }).prompt;
+    const contextText =
+      'messages' in req && req.messages
+        ? tokenizer.renderChat(req.messages, true)
+        : (req as { prompt: string }).prompt;
     const addSpecial = !('messages' in req && req.messages);
     const whole = tokenizer.encode(contextText + req.continuation, addSpecial);
     if (whole.length > contextIds.length && contextIds.every((t, i) => whole[i] === t)) {
@@ -216,7 +260,8 @@ export class LanguageModel {
 
   private context(options: GenerateOptions): DecodeContext {
     const batchSize = options.batchSize ?? 8;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new LmError('INVALID_REQUEST', 'batchSize must be a positive integer');
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new LmError('INVALID_REQUEST', 'batchSize must be a positive integer');
     const padTokenId = this.files.generation.padTokenId ?? [...this.files.stopTokenIds][0] ?? 0;
     return {
       decoder: this.decoder,
@@ -242,8 +287,11 @@ function validateSampling(s: SamplingParams, name: string): SamplingParams {
   const t = s.temperature ?? 0;
   const k = s.topK ?? 0;
   const p = s.topP ?? 1;
-  if (!Number.isFinite(t) || t < 0) throw new LmError('INVALID_REQUEST', `${name}: temperature must be >= 0`);
-  if (!Number.isInteger(k) || k < 0) throw new LmError('INVALID_REQUEST', `${name}: topK must be an integer >= 0`);
-  if (!Number.isFinite(p) || p < 0 || p > 1) throw new LmError('INVALID_REQUEST', `${name}: topP must be in [0, 1]`);
+  if (!Number.isFinite(t) || t < 0)
+    throw new LmError('INVALID_REQUEST', `${name}: temperature must be >= 0`);
+  if (!Number.isInteger(k) || k < 0)
+    throw new LmError('INVALID_REQUEST', `${name}: topK must be an integer >= 0`);
+  if (!Number.isFinite(p) || p < 0 || p > 1)
+    throw new LmError('INVALID_REQUEST', `${name}: topP must be in [0, 1]`);
   return { temperature: t, topK: k, topP: p === 0 ? 1 : p };
 }

@@ -70,9 +70,13 @@ export function loadModelFiles(dir: string): ModelFiles {
   const configPath = join(dir, 'config.json');
   const config = readJson(configPath, true);
   const modelType = typeof config['model_type'] === 'string' ? config['model_type'] : 'unknown';
-  const maxContext = config['max_position_embeddings'] ?? config['n_positions'] ?? config['max_sequence_length'];
+  const maxContext =
+    config['max_position_embeddings'] ?? config['n_positions'] ?? config['max_sequence_length'];
   if (typeof maxContext !== 'number' || !Number.isInteger(maxContext) || maxContext <= 0) {
-    throw new LmError('MODEL_FILE_INVALID', `${configPath}: max_position_embeddings must be a positive integer`);
+    throw new LmError(
+      'MODEL_FILE_INVALID',
+      `${configPath}: max_position_embeddings must be a positive integer`,
+    );
   }
 
   const genPath = join(dir, 'generation_config.json');
@@ -93,20 +97,31 @@ export function loadModelFiles(dir: string): ModelFiles {
   const templateFile = existsSync(templatePath) ? readFileSync(templatePath, 'utf8') : null;
   let tokenizer: TextTokenizer | null = null;
   if (existsSync(tokJsonPath)) {
-    tokenizer = TextTokenizer.fromJson(readJson(tokJsonPath, true), tokConfig, templateFile, tokConfigPath);
+    tokenizer = TextTokenizer.fromJson(
+      readJson(tokJsonPath, true),
+      tokConfig,
+      templateFile,
+      tokConfigPath,
+    );
   }
 
   const stop = new Set<number>([
     ...generation.eosTokenIds,
     ...tokenIds(config['eos_token_id'], `${configPath}: eos_token_id`),
   ]);
-  for (const [file, value] of [[tokConfigPath, tokConfig['eos_token']], ['special_tokens_map.json', specialMap['eos_token']]] as const) {
+  for (const [file, value] of [
+    [tokConfigPath, tokConfig['eos_token']],
+    ['special_tokens_map.json', specialMap['eos_token']],
+  ] as const) {
     const content = tokenContent(value);
     if (content === null) continue;
     const id = tokenizer?.tokenId(content);
     if (id === undefined) {
       if (tokenizer) {
-        throw new LmError('MODEL_FILE_INVALID', `${file}: eos_token ${JSON.stringify(content)} is not in tokenizer.json`);
+        throw new LmError(
+          'MODEL_FILE_INVALID',
+          `${file}: eos_token ${JSON.stringify(content)} is not in tokenizer.json`,
+        );
       }
       continue;
     }

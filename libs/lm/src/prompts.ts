@@ -34,7 +34,11 @@ export const GSM8K_MAPPING: PromptMapping = { promptField: 'question', idPrefix:
 
 const ROLES = new Set(['system', 'user', 'assistant']);
 
-function parseRecord(value: unknown, index: number, mapping: PromptMapping): Omit<PromptRecord, 'line'> | string {
+function parseRecord(
+  value: unknown,
+  index: number,
+  mapping: PromptMapping,
+): Omit<PromptRecord, 'line'> | string {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
   const rec = value as Record<string, unknown>;
   const idField = mapping.idField ?? 'id';
@@ -44,7 +48,8 @@ function parseRecord(value: unknown, index: number, mapping: PromptMapping): Omi
   const rawId = rec[idField];
   if (typeof rawId === 'string' && rawId.length > 0) id = rawId;
   else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = String(rawId);
-  else if (rawId === undefined && mapping.idPrefix !== undefined) id = `${mapping.idPrefix}${index}`;
+  else if (rawId === undefined && mapping.idPrefix !== undefined)
+    id = `${mapping.idPrefix}${index}`;
   else return `field "${idField}" must be a non-empty string or a number`;
 
   const hasPrompt = rec[promptField] !== undefined;
@@ -52,19 +57,29 @@ function parseRecord(value: unknown, index: number, mapping: PromptMapping): Omi
   if (hasPrompt && hasMessages) return `has both "${promptField}" and "messages"; keep one`;
   if (hasPrompt) {
     const text = rec[promptField];
-    if (typeof text !== 'string' || text.trim().length === 0) return `field "${promptField}" must be a non-empty string`;
+    if (typeof text !== 'string' || text.trim().length === 0)
+      return `field "${promptField}" must be a non-empty string`;
     return { id, messages: [{ role: 'user', content: text }] };
   }
   if (hasMessages) {
     const messages = rec['messages'];
-    if (!Array.isArray(messages) || messages.length === 0) return 'field "messages" must be a non-empty array';
+    if (!Array.isArray(messages) || messages.length === 0)
+      return 'field "messages" must be a non-empty array';
     for (const [i, m] of messages.entries()) {
       const msg = m as Record<string, unknown> | null;
-      if (!msg || typeof msg !== 'object' || !ROLES.has(msg['role'] as string) || typeof msg['content'] !== 'string') {
+      if (
+        !msg ||
+        typeof msg !== 'object' ||
+        !ROLES.has(msg['role'] as string) ||
+        typeof msg['content'] !== 'string'
+      ) {
         return `messages[${i}] must be {"role": "system"|"user"|"assistant", "content": string}`;
       }
     }
-    return { id, messages: (messages as ChatMessage[]).map((m) => ({ role: m.role, content: m.content })) };
+    return {
+      id,
+      messages: (messages as ChatMessage[]).map((m) => ({ role: m.role, content: m.content })),
+    };
   }
   return `needs "${promptField}" or "messages"`;
 }
@@ -89,7 +104,12 @@ export async function* iteratePromptsJsonl(
     try {
       value = JSON.parse(text);
     } catch (cause) {
-      yield { rejected: { line: lineNo, reason: `line ${lineNo}: not valid JSON (${(cause as Error).message})` } };
+      yield {
+        rejected: {
+          line: lineNo,
+          reason: `line ${lineNo}: not valid JSON (${(cause as Error).message})`,
+        },
+      };
       index++;
       continue;
     }
@@ -100,7 +120,12 @@ export async function* iteratePromptsJsonl(
     }
     const first = seen.get(parsed.id);
     if (first !== undefined) {
-      yield { rejected: { line: lineNo, reason: `line ${lineNo}: duplicate id ${parsed.id} (first on line ${first})` } };
+      yield {
+        rejected: {
+          line: lineNo,
+          reason: `line ${lineNo}: duplicate id ${parsed.id} (first on line ${first})`,
+        },
+      };
       continue;
     }
     seen.set(parsed.id, lineNo);

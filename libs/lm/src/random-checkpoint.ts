@@ -29,7 +29,12 @@ function fnv1a32(text: string): number {
  * Uniform noise in [-scale, scale) for the tensor `name`: element i depends only on (seed, name,
  * i), each value rounded to float32 at the same steps as the numpy mirror.
  */
-export function hashedUniform(seed: number, name: string, count: number, scale: number): Float32Array {
+export function hashedUniform(
+  seed: number,
+  name: string,
+  count: number,
+  scale: number,
+): Float32Array {
   const f = Math.fround;
   const s = f(scale);
   const base = lowbias32((seed ^ fnv1a32(name)) >>> 0);
@@ -54,8 +59,17 @@ export function randomDecoderWeights(config: DecoderConfig, seed: number): Named
   const out: NamedTensor[] = [];
   const linear = (name: string, rows: number, cols: number, gain = 1, bias = false): void => {
     const scale = gain * Math.sqrt(3 / cols);
-    out.push({ name: `${name}.weight`, shape: [rows, cols], data: hashedUniform(seed, `${name}.weight`, rows * cols, scale) });
-    if (bias) out.push({ name: `${name}.bias`, shape: [rows], data: hashedUniform(seed, `${name}.bias`, rows, 0.1) });
+    out.push({
+      name: `${name}.weight`,
+      shape: [rows, cols],
+      data: hashedUniform(seed, `${name}.weight`, rows * cols, scale),
+    });
+    if (bias)
+      out.push({
+        name: `${name}.bias`,
+        shape: [rows],
+        data: hashedUniform(seed, `${name}.bias`, rows, 0.1),
+      });
   };
   const norm = (name: string, center = 1): void => {
     const noise = hashedUniform(seed, name, C, 0.2);
@@ -64,7 +78,11 @@ export function randomDecoderWeights(config: DecoderConfig, seed: number): Named
   };
 
   const embedName = 'model.embed_tokens.weight';
-  out.push({ name: embedName, shape: [V, C], data: hashedUniform(seed, embedName, V * C, EMBED_SCALE) });
+  out.push({
+    name: embedName,
+    shape: [V, C],
+    data: hashedUniform(seed, embedName, V * C, EMBED_SCALE),
+  });
   for (let l = 0; l < config.numLayers; l++) {
     const p = `model.layers.${l}`;
     norm(`${p}.input_layernorm.weight`);

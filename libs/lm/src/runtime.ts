@@ -45,7 +45,14 @@ export function cudaProviderInstalled(): boolean {
   const listed = ort.listSupportedBackends?.().some((b) => b.name === 'cuda') ?? false;
   if (!listed) return false;
   const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
-  const lib = join(pkg, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  const lib = join(
+    pkg,
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+    'libonnxruntime_providers_cuda.so',
+  );
   return existsSync(lib);
 }
 
@@ -67,16 +74,25 @@ export class OnnxDecoder {
   ) {}
 
   /** Opens `<dir>/onnx/model.onnx`; `config` supplies sizes the graph leaves symbolic. */
-  static async open(dir: string, config: Record<string, unknown>, options: RuntimeOptions = {}): Promise<OnnxDecoder> {
+  static async open(
+    dir: string,
+    config: Record<string, unknown>,
+    options: RuntimeOptions = {},
+  ): Promise<OnnxDecoder> {
     const modelPath = join(dir, 'onnx', 'model.onnx');
     if (!existsSync(modelPath)) {
-      throw new LmError('MODEL_FILE_MISSING',
-        `onnx/model.onnx not found in ${dir}; export the checkpoint first (exportOnnx)`);
+      throw new LmError(
+        'MODEL_FILE_MISSING',
+        `onnx/model.onnx not found in ${dir}; export the checkpoint first (exportOnnx)`,
+      );
     }
     const wanted = options.executionProvider ?? 'auto';
     const cuda = wanted === 'cuda' || (wanted === 'auto' && cudaProviderInstalled());
     if (wanted === 'cuda' && !cudaProviderInstalled()) {
-      throw new LmError('RUNTIME_FAILED', 'the CUDA execution provider library of onnxruntime-node is not installed');
+      throw new LmError(
+        'RUNTIME_FAILED',
+        'the CUDA execution provider library of onnxruntime-node is not installed',
+      );
     }
     let session: ort.InferenceSession;
     try {
@@ -86,46 +102,77 @@ export class OnnxDecoder {
         ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       });
     } catch (cause) {
-      throw new LmError('MODEL_FILE_INVALID', `ONNX Runtime could not load ${modelPath}: ${String(cause)}`, { cause });
+      throw new LmError(
+        'MODEL_FILE_INVALID',
+        `ONNX Runtime could not load ${modelPath}: ${String(cause)}`,
+        { cause },
+      );
     }
 
     const inputs = new Set(session.inputNames);
     for (const name of ['input_ids', 'attention_mask']) {
-      if (!inputs.has(name)) throw new LmError('UNSUPPORTED_MODEL', `${modelPath} has no ${name} input`);
+      if (!inputs.has(name))
+        throw new LmError('UNSUPPORTED_MODEL', `${modelPath} has no ${name} input`);
     }
     let numLayers = 0;
     while (inputs.has(`past_key_values.${numLayers}.key`)) numLayers++;
     if (numLayers === 0 || !session.outputNames.includes('present.0.key')) {
-      throw new LmError('UNSUPPORTED_MODEL',
-        `${modelPath} has no past_key_values inputs / present outputs; export it with a KV cache`);
+      throw new LmError(
+        'UNSUPPORTED_MODEL',
+        `${modelPath} has no past_key_values inputs / present outputs; export it with a KV cache`,
+      );
     }
 
-    const meta = (session.inputMetadata as readonly ort.InferenceSession.ValueMetadata[])
-      .find((m) => m.name === 'past_key_values.0.key');
+    const meta = (session.inputMetadata as readonly ort.InferenceSession.ValueMetadata[]).find(
+      (m) => m.name === 'past_key_values.0.key',
+    );
     const dims = meta && meta.isTensor ? meta.shape : [];
     const heads = Number(config['num_attention_heads']);
-    const kvHeads = typeof dims[1] === 'number' ? dims[1] : Number(config['num_key_value_heads'] ?? heads);
-    const headDim = typeof dims[3] === 'number'
-      ? dims[3] : Number(config['head_dim'] ?? Number(config['hidden_size']) / heads);
-    const logitsMeta = (session.outputMetadata as readonly ort.InferenceSession.ValueMetadata[])
-      .find((m) => m.name === 'logits');
+    const kvHeads =
+      typeof dims[1] === 'number' ? dims[1] : Number(config['num_key_value_heads'] ?? heads);
+    const headDim =
+      typeof dims[3] === 'number'
+        ? dims[3]
+        : Number(config['head_dim'] ?? Number(config['hidden_size']) / heads);
+    const logitsMeta = (
+      session.outputMetadata as readonly ort.InferenceSession.ValueMetadata[]
+    ).find((m) => m.name === 'logits');
     const vocabDim = logitsMeta && logitsMeta.isTensor ? logitsMeta.shape[2] : undefined;
     const vocab = typeof vocabDim === 'number' ? vocabDim : Number(config['vocab_size']);
     if (meta?.isTensor && meta.type !== 'float32') {
-      throw new LmError('UNSUPPORTED_MODEL', `${modelPath}: KV cache of type ${meta.type}; only float32 is served`);
+      throw new LmError(
+        'UNSUPPORTED_MODEL',
+        `${modelPath}: KV cache of type ${meta.type}; only float32 is served`,
+      );
     }
-    for (const [n, v] of [['key/value heads', kvHeads], ['head dim', headDim], ['vocabulary', vocab]] as const) {
+    for (const [n, v] of [
+      ['key/value heads', kvHeads],
+      ['head dim', headDim],
+      ['vocabulary', vocab],
+    ] as const) {
       if (!Number.isInteger(v) || v <= 0) {
-        throw new LmError('MODEL_FILE_INVALID', `${modelPath}: cannot tell the model's ${n} from the graph or config.json`);
+        throw new LmError(
+          'MODEL_FILE_INVALID',
+          `${modelPath}: cannot tell the model's ${n} from the graph or config.json`,
+        );
       }
     }
-    return new OnnxDecoder(session, numLayers, kvHeads, headDim, vocab, cuda ? 'cuda' : 'cpu',
-      inputs.has('position_ids'), inputs.has('use_cache_branch'));
+    return new OnnxDecoder(
+      session,
+      numLayers,
+      kvHeads,
+      headDim,
+      vocab,
+      cuda ? 'cuda' : 'cpu',
+      inputs.has('position_ids'),
+      inputs.has('use_cache_branch'),
+    );
   }
 
   /** An empty cache for `batch` rows. */
   emptyCache(batch: number): KvCache {
-    const none = (): Float32Array[] => Array.from({ length: this.numLayers }, () => new Float32Array(0));
+    const none = (): Float32Array[] =>
+      Array.from({ length: this.numLayers }, () => new Float32Array(0));
     return { batch, length: 0, keys: none(), values: none() };
   }
 
@@ -133,7 +180,12 @@ export class OnnxDecoder {
    * Runs S new tokens per row. `attentionMask` covers cache + new tokens ([B, T]);
    * `positionIds` gives each new token's position ([B, S]).
    */
-  async step(inputIds: BigInt64Array, attentionMask: BigInt64Array, positionIds: BigInt64Array, cache: KvCache): Promise<StepOutput> {
+  async step(
+    inputIds: BigInt64Array,
+    attentionMask: BigInt64Array,
+    positionIds: BigInt64Array,
+    cache: KvCache,
+  ): Promise<StepOutput> {
     const B = cache.batch;
     const S = inputIds.length / B;
     const T = cache.length + S;
@@ -142,7 +194,8 @@ export class OnnxDecoder {
       attention_mask: new ort.Tensor('int64', attentionMask, [B, T]),
     };
     if (this.hasPositionIds) feeds['position_ids'] = new ort.Tensor('int64', positionIds, [B, S]);
-    if (this.hasCacheBranch) feeds['use_cache_branch'] = new ort.Tensor('bool', [cache.length > 0], [1]);
+    if (this.hasCacheBranch)
+      feeds['use_cache_branch'] = new ort.Tensor('bool', [cache.length > 0], [1]);
     const kvDims = [B, this.numKvHeads, cache.length, this.headDim];
     for (let l = 0; l < this.numLayers; l++) {
       feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', cache.keys[l]!, kvDims);
@@ -153,7 +206,11 @@ export class OnnxDecoder {
     try {
       out = await this.session.run(feeds);
     } catch (cause) {
-      throw new LmError('RUNTIME_FAILED', `ONNX Runtime failed on a step of ${B}x${S} tokens: ${String(cause)}`, { cause });
+      throw new LmError(
+        'RUNTIME_FAILED',
+        `ONNX Runtime failed on a step of ${B}x${S} tokens: ${String(cause)}`,
+        { cause },
+      );
     }
     const next: KvCache = { batch: B, length: T, keys: [], values: [] };
     for (let l = 0; l < this.numLayers; l++) {
@@ -161,9 +218,10 @@ export class OnnxDecoder {
       next.values.push(out[`present.${l}.value`]!.data as Float32Array);
     }
     const logits = out['logits']!;
-    const data = logits.type === 'float16'
-      ? Float32Array.from(logits.data as Uint16Array, halfToFloat)
-      : logits.data as Float32Array;
+    const data =
+      logits.type === 'float16'
+        ? Float32Array.from(logits.data as Uint16Array, halfToFloat)
+        : (logits.data as Float32Array);
     return { logits: data, cache: next };
   }
 
@@ -186,7 +244,12 @@ export class OnnxDecoder {
       });
       return dst;
     };
-    return { batch: rows.length, length: newT, keys: cache.keys.map(pick), values: cache.values.map(pick) };
+    return {
+      batch: rows.length,
+      length: newT,
+      keys: cache.keys.map(pick),
+      values: cache.values.map(pick),
+    };
   }
 
   /** Releases the native session. */

@@ -8,10 +8,19 @@ import { LmError } from './errors.js';
 
 /** Element types named by the safetensors header. */
 export type SafetensorsDtype =
-  | 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+  'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 const BYTES_PER_ELEMENT: Record<SafetensorsDtype, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 /** Where one tensor lives, as the header describes it. */
@@ -110,16 +119,22 @@ function readHeader(file: string): [string, TensorInfo][] {
     for (const [name, value] of Object.entries(header)) {
       if (name === '__metadata__') continue;
       const v = value as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-      if (!v.dtype || !(v.dtype in BYTES_PER_ELEMENT) || !Array.isArray(v.shape)
-        || !Array.isArray(v.data_offsets)) {
+      if (
+        !v.dtype ||
+        !(v.dtype in BYTES_PER_ELEMENT) ||
+        !Array.isArray(v.shape) ||
+        !Array.isArray(v.data_offsets)
+      ) {
         throw new LmError('MODEL_FILE_INVALID', `${file}: tensor ${name} has a malformed entry`);
       }
       const dtype = v.dtype as SafetensorsDtype;
       const count = v.shape.reduce((a, b) => a * b, 1);
       const [begin, end] = v.data_offsets;
       if (end - begin !== count * BYTES_PER_ELEMENT[dtype]) {
-        throw new LmError('MODEL_FILE_INVALID',
-          `${file}: tensor ${name} has ${end - begin} bytes for shape [${v.shape}] of ${dtype}`);
+        throw new LmError(
+          'MODEL_FILE_INVALID',
+          `${file}: tensor ${name} has ${end - begin} bytes for shape [${v.shape}] of ${dtype}`,
+        );
       }
       out.push([name, { dtype, shape: v.shape, file, begin: base + begin, end: base + end }]);
     }
@@ -196,8 +211,10 @@ export function writeSafetensors(
   for (const t of sorted) {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) {
-      throw new LmError('INVALID_REQUEST',
-        `tensor ${t.name}: shape [${t.shape}] needs ${count} values, got ${t.data.length}`);
+      throw new LmError(
+        'INVALID_REQUEST',
+        `tensor ${t.name}: shape [${t.shape}] needs ${count} values, got ${t.data.length}`,
+      );
     }
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + count * 4] };
     offset += count * 4;

@@ -84,7 +84,11 @@ export function isGreedy(params: SamplingParams): boolean {
  * Draws one token. Temperature scales the logits, top-k then keeps the k best, top-p then keeps
  * the smallest set of best tokens whose probability reaches p (always at least one).
  */
-export function sampleToken(logits: ArrayLike<number>, params: SamplingParams, rng: SeededRng): number {
+export function sampleToken(
+  logits: ArrayLike<number>,
+  params: SamplingParams,
+  rng: SeededRng,
+): number {
   if (isGreedy(params)) return argmax(logits);
   const temperature = params.temperature!;
   const V = logits.length;

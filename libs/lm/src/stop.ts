@@ -4,7 +4,7 @@
 // after it); the token ids keep every token generated, up to the one that completed it.
 import type { TextTokenizer } from './tokenizer.js';
 
-/** Tokens kept before the read point so context-dependent decoders (leading spaces) decode right. */
+/** Tokens kept before the read point, so decoders that depend on context decode right. */
 const PREFIX_TOKENS = 6;
 
 /**

@@ -14,7 +14,11 @@ export interface ChatMessage {
 /** tokenizer_config.json names special tokens as plain strings or as AddedToken objects. */
 export function tokenContent(value: unknown): string | null {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') {
+  if (
+    value &&
+    typeof value === 'object' &&
+    typeof (value as { content?: unknown }).content === 'string'
+  ) {
     return (value as { content: string }).content;
   }
   return null;
@@ -29,7 +33,10 @@ function pickTemplate(raw: unknown, source: string): string | null {
     const chosen = named.find((t) => t.name === 'default') ?? named[0];
     if (chosen && typeof chosen.template === 'string') return chosen.template;
   }
-  throw new LmError('MODEL_FILE_INVALID', `${source}: chat_template is neither a string nor a list of named templates`);
+  throw new LmError(
+    'MODEL_FILE_INVALID',
+    `${source}: chat_template is neither a string nor a list of named templates`,
+  );
 }
 
 /**
@@ -68,7 +75,9 @@ export class TextTokenizer {
     try {
       tokenizer = new Tokenizer(tokenizerJson as object, tokenizerConfig);
     } catch (cause) {
-      throw new LmError('MODEL_FILE_INVALID', `${source}: tokenizer.json could not be loaded`, { cause });
+      throw new LmError('MODEL_FILE_INVALID', `${source}: tokenizer.json could not be loaded`, {
+        cause,
+      });
     }
     const template = chatTemplate ?? pickTemplate(tokenizerConfig['chat_template'], source);
     return new TextTokenizer(tokenizer, tokenizerConfig, template, source);
@@ -101,8 +110,11 @@ export class TextTokenizer {
    */
   renderChat(messages: readonly ChatMessage[], addGenerationPrompt = true): string {
     if (!this.template) {
-      throw new LmError('INVALID_REQUEST',
-        'the model has no chat template (tokenizer_config.json chat_template or chat_template.jinja); send a raw prompt instead');
+      throw new LmError(
+        'INVALID_REQUEST',
+        'the model has no chat template (tokenizer_config.json chat_template or ' +
+          'chat_template.jinja); send a raw prompt instead',
+      );
     }
     const special: Record<string, string> = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
@@ -116,7 +128,9 @@ export class TextTokenizer {
         ...special,
       });
     } catch (cause) {
-      throw new LmError('INVALID_REQUEST', `chat template failed to render: ${String(cause)}`, { cause });
+      throw new LmError('INVALID_REQUEST', `chat template failed to render: ${String(cause)}`, {
+        cause,
+      });
     }
   }
 }

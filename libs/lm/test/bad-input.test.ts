@@ -3,7 +3,13 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LanguageModel, LmError, exportOnnx, loadModelFiles, writeRandomCheckpoint } from '../src/index.js';
+import {
+  LanguageModel,
+  LmError,
+  exportOnnx,
+  loadModelFiles,
+  writeRandomCheckpoint,
+} from '../src/index.js';
 import { TINY, tempDir, tinyModelFolder } from './helpers.js';
 
 async function failure(fn: () => unknown): Promise<LmError> {
@@ -18,7 +24,9 @@ async function failure(fn: () => unknown): Promise<LmError> {
 
 describe('model folder errors', () => {
   it('reports a missing folder and a missing config.json', async () => {
-    expect((await failure(() => loadModelFiles('/nonexistent/model'))).code).toBe('MODEL_FILE_MISSING');
+    expect((await failure(() => loadModelFiles('/nonexistent/model'))).code).toBe(
+      'MODEL_FILE_MISSING',
+    );
     const dir = tempDir('empty');
     const e = await failure(() => loadModelFiles(dir));
     expect(e.code).toBe('MODEL_FILE_MISSING');
@@ -36,10 +44,13 @@ describe('model folder errors', () => {
 
   it('names the field holding a bad end token', async () => {
     const dir = tinyModelFolder('llama2', { generationConfig: { eos_token_id: ['</s>'] } });
-    expect((await failure(() => loadModelFiles(dir))).message).toMatch(/generation_config.json: eos_token_id must be a token id/);
+    expect((await failure(() => loadModelFiles(dir))).message).toMatch(
+      /generation_config.json: eos_token_id must be a token id/,
+    );
     const dir2 = tinyModelFolder('llama2', { tokenizerConfig: { eos_token: '<|not-a-token|>' } });
-    expect((await failure(() => loadModelFiles(dir2))).message)
-      .toMatch(/tokenizer_config.json: eos_token "<\|not-a-token\|>" is not in tokenizer.json/);
+    expect((await failure(() => loadModelFiles(dir2))).message).toMatch(
+      /tokenizer_config.json: eos_token "<\|not-a-token\|>" is not in tokenizer.json/,
+    );
   });
 
   it('says to export when onnx/model.onnx is missing', async () => {
@@ -60,27 +71,40 @@ describe('model folder errors', () => {
 describe('export errors', () => {
   it('rejects an unsupported architecture and activation', async () => {
     const dir = tempDir('gemma');
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...TINY.models['llama2']!.config, model_type: 'gemma' }));
-    expect((await failure(() => exportOnnx(dir))).message).toMatch(/model_type "gemma" is not one of llama, qwen2, mistral/);
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...TINY.models['llama2']!.config, hidden_act: 'gelu' }));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ ...TINY.models['llama2']!.config, model_type: 'gemma' }),
+    );
+    expect((await failure(() => exportOnnx(dir))).message).toMatch(
+      /model_type "gemma" is not one of llama, qwen2, mistral/,
+    );
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ ...TINY.models['llama2']!.config, hidden_act: 'gelu' }),
+    );
     expect((await failure(() => exportOnnx(dir))).code).toBe('UNSUPPORTED_MODEL');
   });
 
   it('reports a missing weight file and a tensor of the wrong shape', async () => {
     const dir = tempDir('noweights');
     writeFileSync(join(dir, 'config.json'), JSON.stringify(TINY.models['llama2']!.config));
-    expect((await failure(() => exportOnnx(dir))).message).toMatch(/no model.safetensors or model.safetensors.index.json/);
+    expect((await failure(() => exportOnnx(dir))).message).toMatch(
+      /no model.safetensors or model.safetensors.index.json/,
+    );
     // Weights written for 3 layers of width 48 do not fit a config of width 64.
     writeRandomCheckpoint(dir, { ...TINY.models['llama2']!.config, hidden_size: 48 }, 1);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(TINY.models['llama2']!.config));
-    expect((await failure(() => exportOnnx(dir))).message)
-      .toBe('model.embed_tokens.weight has shape [512,48], config.json implies [512,64]');
+    expect((await failure(() => exportOnnx(dir))).message).toBe(
+      'model.embed_tokens.weight has shape [512,48], config.json implies [512,64]',
+    );
   });
 
   it('reports a missing output layer when embeddings are not tied', async () => {
     const dir = tempDir('nohead');
     writeRandomCheckpoint(dir, { ...TINY.models['llama2']!.config, tie_word_embeddings: true }, 1);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(TINY.models['llama2']!.config));
-    expect((await failure(() => exportOnnx(dir))).message).toMatch(/checkpoint lacks lm_head.weight and config.json does not tie/);
+    expect((await failure(() => exportOnnx(dir))).message).toMatch(
+      /checkpoint lacks lm_head.weight and config.json does not tie/,
+    );
   });
 });

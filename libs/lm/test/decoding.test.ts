@@ -5,8 +5,12 @@ import { LanguageModel, LmError, type GenerationRequest, type TokenEvent } from 
 import { one, tinyModelFolder } from './helpers.js';
 
 let lm: LanguageModel;
-beforeAll(async () => { lm = await LanguageModel.load(tinyModelFolder('llama3'), { threads: 1 }); });
-afterAll(async () => { await lm.dispose(); });
+beforeAll(async () => {
+  lm = await LanguageModel.load(tinyModelFolder('llama3'), { threads: 1 });
+});
+afterAll(async () => {
+  await lm.dispose();
+});
 
 const PROMPTS = [
   'Janet has 16 eggs and eats three.',
@@ -19,9 +23,14 @@ const SAMPLED = { temperature: 1.0, topK: 50, topP: 0.9 };
 describe('left padding (CASES 15)', () => {
   it('gives a padded prompt in a batch the same greedy output as the prompt alone', async () => {
     const alone = [];
-    for (const prompt of PROMPTS) alone.push((await lm.generate([{ prompt, maxNewTokens: 16 }]))[0]![0]!);
-    const batched = (await lm.generate(PROMPTS.map((prompt) => ({ prompt, maxNewTokens: 16 })), { batchSize: 4 }))
-      .map((r) => r[0]!);
+    for (const prompt of PROMPTS)
+      alone.push((await lm.generate([{ prompt, maxNewTokens: 16 }]))[0]![0]!);
+    const batched = (
+      await lm.generate(
+        PROMPTS.map((prompt) => ({ prompt, maxNewTokens: 16 })),
+        { batchSize: 4 },
+      )
+    ).map((r) => r[0]!);
     expect(batched.map((r) => r.tokenIds)).toEqual(alone.map((r) => r.tokenIds));
     expect(new Set(batched.map((r) => r.promptTokens)).size).toBe(4);
     expect(alone.some((r) => r.tokenIds.length > 4)).toBe(true);
@@ -29,7 +38,9 @@ describe('left padding (CASES 15)', () => {
 
   it('does not depend on the pad token id (CASES 7)', async () => {
     const other = await LanguageModel.load(
-      tinyModelFolder('llama3', { generationConfig: { eos_token_id: [1, 4], pad_token_id: 300 } }), { threads: 1 });
+      tinyModelFolder('llama3', { generationConfig: { eos_token_id: [1, 4], pad_token_id: 300 } }),
+      { threads: 1 },
+    );
     try {
       const reqs = PROMPTS.map((prompt) => ({ prompt, maxNewTokens: 12 }));
       const a = await lm.generate(reqs, { batchSize: 4 });
@@ -65,7 +76,13 @@ describe('KV cache (CASES 16)', () => {
 });
 
 describe('seeds (CASES 19)', () => {
-  const target: GenerationRequest = { prompt: PROMPTS[0]!, sampling: SAMPLED, seed: 1234, maxNewTokens: 24, n: 3 };
+  const target: GenerationRequest = {
+    prompt: PROMPTS[0]!,
+    sampling: SAMPLED,
+    seed: 1234,
+    maxNewTokens: 24,
+    n: 3,
+  };
 
   it('gives the same samples for the same seed and different ones for another seed', async () => {
     const a = (await lm.generate([target]))[0]!;
@@ -77,7 +94,7 @@ describe('seeds (CASES 19)', () => {
     expect(a.every((s) => s.seed === 1234n)).toBe(true);
   });
 
-  it('keeps a seeded request\'s samples whatever else is in the batch', async () => {
+  it("keeps a seeded request's samples whatever else is in the batch", async () => {
     const alone = (await lm.generate([target], { batchSize: 1 }))[0]!;
     const others: GenerationRequest[] = [
       { prompt: PROMPTS[2]!, sampling: SAMPLED, seed: 7, n: 2, maxNewTokens: 30 },
@@ -90,9 +107,14 @@ describe('seeds (CASES 19)', () => {
     expect(reordered[2]!.map((s) => s.tokenIds)).toEqual(alone.map((s) => s.tokenIds));
   });
 
-  it('draws a seed when none is given and reports it, so the response can be replayed', async () => {
+  it('draws a seed when none is given and reports it, so a response can be replayed', async () => {
     const first = await one(lm, { prompt: 'Tom', sampling: SAMPLED, maxNewTokens: 12 });
-    const again = await one(lm, { prompt: 'Tom', sampling: SAMPLED, maxNewTokens: 12, seed: first.seed });
+    const again = await one(lm, {
+      prompt: 'Tom',
+      sampling: SAMPLED,
+      maxNewTokens: 12,
+      seed: first.seed,
+    });
     expect(again.tokenIds).toEqual(first.tokenIds);
   });
 });
@@ -118,13 +140,21 @@ describe('limits', () => {
     const call = lm.generate([{ prompt: 'ok' }, { id: 'gsm8k-7', promptIds }]);
     await expect(call).rejects.toThrow(LmError);
     await expect(call).rejects.toMatchObject({ code: 'PROMPT_TOO_LONG' });
-    await expect(call).rejects.toThrow(/request 1 \(id gsm8k-7\): the prompt has 128 tokens; the model's context is 128/);
+    await expect(call).rejects.toThrow(
+      /request 1 \(id gsm8k-7\): the prompt has 128 tokens; the model's context is 128/,
+    );
   });
 
   it('rejects bad sampling settings and token ids outside the vocabulary', async () => {
-    await expect(lm.generate([{ prompt: 'x', sampling: { temperature: -1 } }])).rejects.toThrow(/request 0: temperature/);
-    await expect(lm.generate([{ promptIds: [0, 512] }])).rejects.toThrow(/token id 512 is outside the vocabulary of 512/);
-    await expect(lm.generate([{ prompt: 'x', n: 0 }])).rejects.toThrow(/n must be a positive integer/);
+    await expect(lm.generate([{ prompt: 'x', sampling: { temperature: -1 } }])).rejects.toThrow(
+      /request 0: temperature/,
+    );
+    await expect(lm.generate([{ promptIds: [0, 512] }])).rejects.toThrow(
+      /token id 512 is outside the vocabulary of 512/,
+    );
+    await expect(lm.generate([{ prompt: 'x', n: 0 }])).rejects.toThrow(
+      /n must be a positive integer/,
+    );
   });
 });
 
@@ -133,8 +163,16 @@ describe('cancellation and streaming', () => {
     const controller = new AbortController();
     let tokens = 0;
     const out = await lm.generate(
-      [{ prompt: PROMPTS[0]!, maxNewTokens: 60, stopTokenIds: [] }, { prompt: PROMPTS[1]!, maxNewTokens: 60 }],
-      { signal: controller.signal, onToken: (e) => { if (e.tokenId !== null && ++tokens === 6) controller.abort(); } },
+      [
+        { prompt: PROMPTS[0]!, maxNewTokens: 60, stopTokenIds: [] },
+        { prompt: PROMPTS[1]!, maxNewTokens: 60 },
+      ],
+      {
+        signal: controller.signal,
+        onToken: (e) => {
+          if (e.tokenId !== null && ++tokens === 6) controller.abort();
+        },
+      },
     );
     for (const [r] of out) {
       expect(r!.finishReason === 'cancelled' || r!.finishReason === 'stop').toBe(true);
@@ -149,11 +187,15 @@ describe('cancellation and streaming', () => {
       PROMPTS.map((prompt) => ({ prompt, maxNewTokens: 20, sampling: SAMPLED, seed: 5, n: 2 })),
       { onToken: (e) => events.push(e), batchSize: 3 },
     );
-    out.forEach((samples, r) => samples.forEach((s, i) => {
-      const mine = events.filter((e) => e.request === r && e.sample === i);
-      expect(mine.map((e) => e.text).join('')).toBe(s.text);
-      expect(mine.filter((e) => e.tokenId !== null).length).toBe(s.tokenIds.length - (s.finishReason === 'stop' ? 1 : 0));
-      expect(mine.at(-1)!.finishReason).toBe(s.finishReason);
-    }));
+    out.forEach((samples, r) =>
+      samples.forEach((s, i) => {
+        const mine = events.filter((e) => e.request === r && e.sample === i);
+        expect(mine.map((e) => e.text).join('')).toBe(s.text);
+        expect(mine.filter((e) => e.tokenId !== null).length).toBe(
+          s.tokenIds.length - (s.finishReason === 'stop' ? 1 : 0),
+        );
+        expect(mine.at(-1)!.finishReason).toBe(s.finishReason);
+      }),
+    );
   });
 });

@@ -4,8 +4,12 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  exportOnnx, writeRandomCheckpoint,
-  type GenerateOptions, type GenerationRequest, type GenerationResult, type LanguageModel,
+  exportOnnx,
+  writeRandomCheckpoint,
+  type GenerateOptions,
+  type GenerationRequest,
+  type GenerationResult,
+  type LanguageModel,
 } from '../src/index.js';
 
 export const FIXTURES = resolve(import.meta.dirname, 'fixtures');
@@ -23,13 +27,15 @@ export interface TinyModels {
   models: Record<string, TinyModelEntry>;
 }
 
-export const TINY: TinyModels = JSON.parse(readFileSync(join(FIXTURES, 'tiny-models.json'), 'utf8'));
+export const TINY: TinyModels = JSON.parse(
+  readFileSync(join(FIXTURES, 'tiny-models.json'), 'utf8'),
+);
 
 /** A chat template in Llama 3's shape, written for these tests. */
 export const LLAMA3_STYLE_TEMPLATE =
-  '{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n'
-  + '{{ m.content }}<|eot_id|>{% endfor %}'
-  + '{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}';
+  '{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n' +
+  '{{ m.content }}<|eot_id|>{% endfor %}' +
+  '{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `delta-lm-${prefix}-`));
@@ -52,7 +58,13 @@ export function tinyModelFolder(name: string, options: FolderOptions = {}): stri
     copyFileSync(join(FIXTURES, 'tokenizer', 'tokenizer.json'), join(dir, 'tokenizer.json'));
     const tokConfig = options.tokenizerConfig ?? {
       bos_token: '<|begin_of_text|>',
-      eos_token: { content: '<|end_of_text|>', lstrip: false, rstrip: false, normalized: false, special: true },
+      eos_token: {
+        content: '<|end_of_text|>',
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      },
       pad_token: '<|pad|>',
       chat_template: LLAMA3_STYLE_TEMPLATE,
     };

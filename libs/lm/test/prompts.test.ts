@@ -9,23 +9,34 @@ import { SHARED_DATA, tempDir } from './helpers.js';
 describe('readPromptsJsonl', () => {
   it('reads prompt and messages lines and reports every bad line by number', async () => {
     const file = join(tempDir('prompts'), 'p.jsonl');
-    writeFileSync(file, [
-      '{"id": "a", "prompt": "What is 2+3?"}',
-      '{"id": 7, "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}',
-      '{"id": "b", "prompt": "unterminated',
-      '',
-      '["not", "an", "object"]',
-      '{"prompt": "no id"}',
-      '{"id": "c", "messages": [{"role": "robot", "content": "x"}]}',
-      '{"id": "d", "prompt": "x", "messages": []}',
-      '{"id": "a", "prompt": "again"}',
-      '{"id": "e", "prompt": "   "}',
-      '{"id": "f", "text": "wrong field"}',
-      '{"id": "g", "prompt": "last one"}',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        '{"id": "a", "prompt": "What is 2+3?"}',
+        '{"id": 7, "messages": [{"role": "system", "content": "Be brief."}, ' +
+          '{"role": "user", "content": "Hi"}]}',
+        '{"id": "b", "prompt": "unterminated',
+        '',
+        '["not", "an", "object"]',
+        '{"prompt": "no id"}',
+        '{"id": "c", "messages": [{"role": "robot", "content": "x"}]}',
+        '{"id": "d", "prompt": "x", "messages": []}',
+        '{"id": "a", "prompt": "again"}',
+        '{"id": "e", "prompt": "   "}',
+        '{"id": "f", "text": "wrong field"}',
+        '{"id": "g", "prompt": "last one"}',
+      ].join('\n'),
+    );
     const { prompts, rejected } = await readPromptsJsonl(file);
-    expect(prompts.map((p) => [p.id, p.line])).toEqual([['a', 1], ['7', 2], ['g', 12]]);
-    expect(prompts[1]!.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }]);
+    expect(prompts.map((p) => [p.id, p.line])).toEqual([
+      ['a', 1],
+      ['7', 2],
+      ['g', 12],
+    ]);
+    expect(prompts[1]!.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ]);
     expect(prompts[0]!.messages).toEqual([{ role: 'user', content: 'What is 2+3?' }]);
     expect(rejected.map((r) => r.line)).toEqual([3, 5, 6, 7, 8, 9, 10, 11]);
     expect(rejected.map((r) => r.reason)).toEqual([
@@ -40,8 +51,11 @@ describe('readPromptsJsonl', () => {
     ]);
   });
 
-  it('maps GSM8K\'s question/answer shape, with ids that match its model solutions', async () => {
-    const { prompts, rejected } = await readPromptsJsonl(join(SHARED_DATA, 'gsm8k', 'test.jsonl'), GSM8K_MAPPING);
+  it("maps GSM8K's question/answer shape, with ids that match its model solutions", async () => {
+    const { prompts, rejected } = await readPromptsJsonl(
+      join(SHARED_DATA, 'gsm8k', 'test.jsonl'),
+      GSM8K_MAPPING,
+    );
     expect(rejected).toEqual([]);
     expect(prompts.length).toBe(1319);
     expect(prompts[0]!.id).toBe('gsm8k-test-0');
@@ -50,6 +64,8 @@ describe('readPromptsJsonl', () => {
   });
 
   it('fails with PROMPT_FILE_INVALID when the file does not exist', async () => {
-    await expect(readPromptsJsonl('/nonexistent/p.jsonl')).rejects.toMatchObject({ code: 'PROMPT_FILE_INVALID' });
+    await expect(readPromptsJsonl('/nonexistent/p.jsonl')).rejects.toMatchObject({
+      code: 'PROMPT_FILE_INVALID',
+    });
   });
 });

@@ -45,7 +45,9 @@ describe('sampling', () => {
 
   it('draws from softmax(logits / temperature)', () => {
     const f = frequencies({ temperature: 2 }, 40000);
-    softmax(Array.from(logits), 2).forEach((p, i) => expect(Math.abs(f[i]! - p)).toBeLessThan(0.01));
+    softmax(Array.from(logits), 2).forEach((p, i) =>
+      expect(Math.abs(f[i]! - p)).toBeLessThan(0.01),
+    );
   });
 
   it('keeps only the k best tokens with top-k, renormalised', () => {

@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LanguageModel, type TokenEvent } from '../src/index.js';
 import { FIXTURES, one, tinyModelFolder } from './helpers.js';
 
-const vocab = (JSON.parse(readFileSync(join(FIXTURES, 'tokenizer', 'tokenizer.json'), 'utf8')) as {
-  model: { vocab: Record<string, number> };
-}).model.vocab;
+const vocab = (
+  JSON.parse(readFileSync(join(FIXTURES, 'tokenizer', 'tokenizer.json'), 'utf8')) as {
+    model: { vocab: Record<string, number> };
+  }
+).model.vocab;
 const tokenString = (id: number): string => Object.entries(vocab).find(([, v]) => v === id)![0];
 
 const PROMPT = 'Janet has 16 eggs and eats three.';
@@ -20,18 +22,21 @@ beforeAll(async () => {
   base = (await lm.generate([{ prompt: PROMPT, maxNewTokens: 40 }]))[0]![0]!;
 });
 const opened: LanguageModel[] = [];
-afterAll(async () => { for (const m of [lm, ...opened]) await m.dispose(); });
+afterAll(async () => {
+  for (const m of [lm, ...opened]) await m.dispose();
+});
 
 /** The first generated token not seen before position `from`: stopping on it ends there. */
 function freshToken(from: number): { index: number; id: number } {
   for (let k = from; k < base.tokenIds.length; k++) {
-    if (!base.tokenIds.slice(0, k).includes(base.tokenIds[k]!)) return { index: k, id: base.tokenIds[k]! };
+    if (!base.tokenIds.slice(0, k).includes(base.tokenIds[k]!))
+      return { index: k, id: base.tokenIds[k]! };
   }
   throw new Error('no fresh token');
 }
 
 describe('the stop set (CASES 17)', () => {
-  it('is the union of config.json, generation_config.json and tokenizer_config.json end tokens', async () => {
+  it('is the union of the end tokens of config, generation config and tokenizer config', async () => {
     expect([...lm.stopTokenIds].sort((a, b) => a - b)).toEqual([1, 4]);
     const fresh = freshToken(2);
     const dir = tinyModelFolder('llama3', {
@@ -43,7 +48,9 @@ describe('the stop set (CASES 17)', () => {
     });
     const other = await LanguageModel.load(dir, { threads: 1 });
     opened.push(other);
-    expect([...other.stopTokenIds].sort((a, b) => a - b)).toEqual([1, 4, fresh.id].sort((a, b) => a - b));
+    expect([...other.stopTokenIds].sort((a, b) => a - b)).toEqual(
+      [1, 4, fresh.id].sort((a, b) => a - b),
+    );
 
     // The token named only by tokenizer_config.json ends generation where it first appears.
     const r = await one(other, { prompt: PROMPT, maxNewTokens: 40 });
@@ -97,10 +104,14 @@ describe('stop strings (CASES 18)', () => {
     expect(r.tokenIds).toEqual(base.tokenIds);
   });
 
-  it('does not fire on a partial match: the response runs on when only a prefix appears', async () => {
+  it('does not fire on a partial match: only a prefix appearing lets the response run on', async () => {
     const nearMiss = `${stopInside()}\u0001never`;
     const events: TokenEvent[] = [];
-    const r = await one(lm, { prompt: PROMPT, maxNewTokens: 40, stop: [nearMiss] }, { onToken: (e) => events.push(e) });
+    const r = await one(
+      lm,
+      { prompt: PROMPT, maxNewTokens: 40, stop: [nearMiss] },
+      { onToken: (e) => events.push(e) },
+    );
     expect(r.text).toBe(base.text);
     expect(events.map((e) => e.text).join('')).toBe(base.text);
   });
@@ -108,7 +119,11 @@ describe('stop strings (CASES 18)', () => {
   it('never streams part of a stop string', async () => {
     const stop = stopInside();
     const events: TokenEvent[] = [];
-    const r = await one(lm, { prompt: PROMPT, maxNewTokens: 40, stop: [stop] }, { onToken: (e) => events.push(e) });
+    const r = await one(
+      lm,
+      { prompt: PROMPT, maxNewTokens: 40, stop: [stop] },
+      { onToken: (e) => events.push(e) },
+    );
     let shown = '';
     for (const e of events) {
       shown += e.text;
@@ -119,11 +134,19 @@ describe('stop strings (CASES 18)', () => {
   });
 
   it('returns the same text as decoding all response tokens at once', async () => {
-    const out = await lm.generate([1, 2, 3, 4, 5].map((seed) => ({
-      prompt: PROMPT, maxNewTokens: 30, sampling: { temperature: 1.2 }, seed,
-    })));
+    const out = await lm.generate(
+      [1, 2, 3, 4, 5].map((seed) => ({
+        prompt: PROMPT,
+        maxNewTokens: 30,
+        sampling: { temperature: 1.2 },
+        seed,
+      })),
+    );
     for (const [r] of out) {
-      const ids = r!.finishReason === 'stop' && typeof r!.stoppedBy === 'number' ? r!.tokenIds.slice(0, -1) : r!.tokenIds;
+      const ids =
+        r!.finishReason === 'stop' && typeof r!.stoppedBy === 'number'
+          ? r!.tokenIds.slice(0, -1)
+          : r!.tokenIds;
       expect(r!.text).toBe(lm.files.tokenizer!.decode(ids));
     }
   });

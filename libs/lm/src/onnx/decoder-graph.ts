@@ -47,20 +47,26 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightSource):
     if (!weights.has(name)) throw new LmError('MODEL_FILE_INVALID', `checkpoint lacks ${name}`);
     const t = weights.read(name);
     if (t.shape.join(',') !== shape.join(',')) {
-      throw new LmError('MODEL_FILE_INVALID',
-        `${name} has shape [${t.shape}], config.json implies [${shape}]`);
+      throw new LmError(
+        'MODEL_FILE_INVALID',
+        `${name} has shape [${t.shape}], config.json implies [${shape}]`,
+      );
     }
     return t;
   };
   const linear = (x: string, name: string, out: number, inp: number, bias: boolean): string => {
     const w = transpose2d(read(`${name}.weight`, [out, inp]), name);
     let y = g.op('MatMul', [x, g.weight(`${name}.weight`, w.dims, w.data)]);
-    if (bias) y = g.op('Add', [y, g.weight(`${name}.bias`, [out], read(`${name}.bias`, [out]).data)]);
+    if (bias)
+      y = g.op('Add', [y, g.weight(`${name}.bias`, [out], read(`${name}.bias`, [out]).data)]);
     return y;
   };
   const rmsNorm = (x: string, name: string): string => {
     const w = g.weight(name, [C], read(name, [C]).data);
-    const variance = g.op('ReduceMean', [g.op('Pow', [x, g.float(2)])], { axes: [-1], keepdims: 1 });
+    const variance = g.op('ReduceMean', [g.op('Pow', [x, g.float(2)])], {
+      axes: [-1],
+      keepdims: 1,
+    });
     const denom = g.op('Sqrt', [g.op('Add', [variance, g.float(config.rmsNormEps)])]);
     return g.op('Mul', [g.op('Div', [x, denom]), w]);
   };
@@ -74,7 +80,10 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightSource):
 
   // Rotary tables from position_ids, so left-padded rows rotate by their own positions.
   const invFreq = g.weight('rotary.inv_freq', [D / 2], ropeInverseFrequencies(config));
-  const positions = g.op('Unsqueeze', [g.op('Cast', ['position_ids'], { to: DataType.FLOAT }), g.int64([2])]);
+  const positions = g.op('Unsqueeze', [
+    g.op('Cast', ['position_ids'], { to: DataType.FLOAT }),
+    g.int64([2]),
+  ]);
   const freqs = g.op('Mul', [positions, invFreq]);
   const angles = g.op('Concat', [freqs, freqs], { axis: -1 });
   const cos = g.op('Unsqueeze', [g.op('Cos', [angles]), g.int64([1])]);
@@ -97,7 +106,10 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightSource):
     const oldest = g.op('Sub', [queryCol, g.int64([config.slidingWindow], true)]);
     allowed = g.op('And', [allowed, g.op('Greater', [keyRow, oldest])]);
   }
-  const padMask = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: DataType.BOOL }), g.int64([1, 2])]);
+  const padMask = g.op('Unsqueeze', [
+    g.op('Cast', ['attention_mask'], { to: DataType.BOOL }),
+    g.int64([1, 2]),
+  ]);
   allowed = g.op('And', [allowed, padMask]);
   const maskBias = g.op('Where', [allowed, g.float(0), g.float(MASK_VALUE)]);
 
@@ -114,7 +126,9 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightSource):
     const k = rope(heads(linear(h, `${p}.self_attn.k_proj`, K * D, C, config.qkvBias), K));
     const v = heads(linear(h, `${p}.self_attn.v_proj`, K * D, C, config.qkvBias), K);
     const keys = g.op('Concat', [`past_key_values.${l}.key`, k], { axis: 2 }, [`present.${l}.key`]);
-    const values = g.op('Concat', [`past_key_values.${l}.value`, v], { axis: 2 }, [`present.${l}.value`]);
+    const values = g.op('Concat', [`past_key_values.${l}.value`, v], { axis: 2 }, [
+      `present.${l}.value`,
+    ]);
 
     // Grouped-query attention without copying K/V: the G query heads sharing a key/value head
     // are stacked along the time axis, [B, K, G*S, D] x [B, K, D, T].
@@ -122,10 +136,14 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightSource):
     const keysT = g.op('Transpose', [keys], { perm: [0, 1, 3, 2] });
     const scores = g.op('Mul', [g.op('MatMul', [grouped, keysT]), g.float(1 / Math.sqrt(D))]);
     const masked = g.op('Add', [g.op('Reshape', [scores, g.int64([0, H, -1, 0])]), maskBias]);
-    const probs = g.op('Reshape', [g.op('Softmax', [masked], { axis: -1 }), g.int64([0, K, -1, 0])]);
+    const probs = g.op('Reshape', [
+      g.op('Softmax', [masked], { axis: -1 }),
+      g.int64([0, K, -1, 0]),
+    ]);
     const context = g.op('Reshape', [g.op('MatMul', [probs, values]), g.int64([0, H, -1, D])]);
     const merged = g.op('Reshape', [
-      g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), g.int64([0, 0, H * D]),
+      g.op('Transpose', [context], { perm: [0, 2, 1, 3] }),
+      g.int64([0, 0, H * D]),
     ]);
     x = g.op('Add', [x, linear(merged, `${p}.self_attn.o_proj`, C, H * D, config.oBias)]);
 
@@ -140,8 +158,10 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightSource):
   const final = rmsNorm(x, 'model.norm.weight');
   if (config.tieWordEmbeddings || !weights.has('lm_head.weight')) {
     if (!config.tieWordEmbeddings) {
-      throw new LmError('MODEL_FILE_INVALID',
-        'checkpoint lacks lm_head.weight and config.json does not tie word embeddings');
+      throw new LmError(
+        'MODEL_FILE_INVALID',
+        'checkpoint lacks lm_head.weight and config.json does not tie word embeddings',
+      );
     }
     const flat = g.op('Reshape', [final, g.int64([-1, C])]);
     const logits2d = g.op('Gemm', [flat, embedName], { transB: 1 });
@@ -155,7 +175,11 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightSource):
   const kvShape = (time: string): (number | string)[] => ['batch_size', K, time, D];
   const inputs: ValueInfoSpec[] = [
     { name: 'input_ids', dataType: DataType.INT64, shape: ['batch_size', 'sequence_length'] },
-    { name: 'attention_mask', dataType: DataType.INT64, shape: ['batch_size', 'total_sequence_length'] },
+    {
+      name: 'attention_mask',
+      dataType: DataType.INT64,
+      shape: ['batch_size', 'total_sequence_length'],
+    },
     { name: 'position_ids', dataType: DataType.INT64, shape: ['batch_size', 'sequence_length'] },
   ];
   const outputs: ValueInfoSpec[] = [
@@ -163,8 +187,16 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightSource):
   ];
   for (let l = 0; l < config.numLayers; l++) {
     for (const kind of ['key', 'value']) {
-      inputs.push({ name: `past_key_values.${l}.${kind}`, dataType: DataType.FLOAT, shape: kvShape('past_sequence_length') });
-      outputs.push({ name: `present.${l}.${kind}`, dataType: DataType.FLOAT, shape: kvShape('total_sequence_length') });
+      inputs.push({
+        name: `past_key_values.${l}.${kind}`,
+        dataType: DataType.FLOAT,
+        shape: kvShape('past_sequence_length'),
+      });
+      outputs.push({
+        name: `present.${l}.${kind}`,
+        dataType: DataType.FLOAT,
+        shape: kvShape('total_sequence_length'),
+      });
     }
   }
 

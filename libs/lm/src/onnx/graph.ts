@@ -29,7 +29,12 @@ export class GraphBuilder {
   }
 
   /** Like `op`, for nodes with several outputs (Split). */
-  opMulti(opType: string, inputs: string[], attrs: Attrs = {}, outputs?: string[] | number): string[] {
+  opMulti(
+    opType: string,
+    inputs: string[],
+    attrs: Attrs = {},
+    outputs?: string[] | number,
+  ): string[] {
     const id = this.counter++;
     const outs = Array.isArray(outputs)
       ? outputs
@@ -47,7 +52,12 @@ export class GraphBuilder {
     if (known) return known;
     const name = `const_i64_${this.constants.size}`;
     const raw = new Uint8Array(new BigInt64Array(values.map(BigInt)).buffer);
-    this.initializers.push({ name, dataType: DataType.INT64, dims: scalar ? [] : [values.length], raw });
+    this.initializers.push({
+      name,
+      dataType: DataType.INT64,
+      dims: scalar ? [] : [values.length],
+      raw,
+    });
     this.constants.set(key, name);
     return name;
   }

@@ -111,9 +111,12 @@ export interface ModelSpec {
 function attribute(name: string, a: AttributeValue): Message {
   const m = new Message().string(1, name);
   switch (a.kind) {
-    case 'float': return m.float(2, a.value).int(20, 1);
-    case 'int': return m.int(3, a.value).int(20, 2);
-    case 'string': return m.string(4, a.value).int(20, 3);
+    case 'float':
+      return m.float(2, a.value).int(20, 1);
+    case 'int':
+      return m.int(3, a.value).int(20, 2);
+    case 'string':
+      return m.string(4, a.value).int(20, 3);
     case 'ints': {
       for (const v of a.value) m.int(8, v);
       return m.int(20, 7);
@@ -167,7 +170,8 @@ export function encodeModel(spec: ModelSpec): Uint8Array[] {
 
   const model = new Message().int(1, spec.irVersion).string(2, spec.producer);
   model.message(7, graph);
-  for (const o of spec.opsets) model.message(8, new Message().string(1, o.domain).int(2, o.version));
+  for (const o of spec.opsets)
+    model.message(8, new Message().string(1, o.domain).int(2, o.version));
   for (const [k, v] of Object.entries(spec.metadata)) {
     model.message(14, new Message().string(1, k).string(2, v));
   }
