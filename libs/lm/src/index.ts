@@ -18,6 +18,7 @@ export {
   type TensorInfo,
 } from './safetensors.js';
 export { hashedUniform, randomDecoderWeights, writeRandomCheckpoint } from './random-checkpoint.js';
+export { convertLlama2c, type Llama2cHeader } from './llama2c.js';
 export { exportOnnx, readDecoderConfig, type ExportOptions, type ExportResult } from './export.js';
 export { OPSET } from './onnx/decoder-graph.js';
 export { TextTokenizer, tokenContent, type ChatMessage } from './tokenizer.js';

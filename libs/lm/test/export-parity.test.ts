@@ -2,17 +2,27 @@
 // for the same weights (goldens from tools/oracles/lm/make_goldens.py). Tolerance: 1e-4 absolute
 // on logits of magnitude up to ~15, float32 accumulation-order noise being ~1e-5.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   LanguageModel,
+  convertLlama2c,
   exportOnnx,
   parseDecoderConfig,
   randomDecoderWeights,
   ropeInverseFrequencies,
 } from '../src/index.js';
-import { TINY, golden, goldenLogits, maxAbsDiff, tinyModelFolder } from './helpers.js';
+import {
+  FIXTURES,
+  SHARED_MODELS,
+  TINY,
+  golden,
+  goldenLogits,
+  maxAbsDiff,
+  tempDir,
+  tinyModelFolder,
+} from './helpers.js';
 
 const TOLERANCE = 1e-4;
 const V = 512;
@@ -107,6 +117,25 @@ describe('ONNX export with external data', () => {
     models.push(lm);
     const [logits] = await stepLogits(lm, [TINY.inputs[0]!]);
     expect(maxAbsDiff(logits!, goldenLogits(golden('qwen2').logits[0]!))).toBeLessThan(TOLERANCE);
+  });
+});
+
+describe('a real trained model: stories260K from llama2.c', () => {
+  it('converts, exports and continues BOS greedily as the oracle does', async () => {
+    const dir = tempDir('stories');
+    const header = convertLlama2c(join(SHARED_MODELS, 'stories260k', 'stories260K.bin'), dir);
+    expect(header).toMatchObject({ dim: 64, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512 });
+    exportOnnx(dir);
+    const lm = await LanguageModel.load(dir, { threads: 1 });
+    models.push(lm);
+    const g = JSON.parse(readFileSync(join(FIXTURES, 'golden', 'stories260k.json'), 'utf8')) as {
+      greedy: number[];
+      logitsAfterBos: string;
+    };
+    const [logits] = await stepLogits(lm, [[1]]);
+    expect(maxAbsDiff(logits!, goldenLogits(g.logitsAfterBos))).toBeLessThan(TOLERANCE);
+    const [[r]] = await lm.generate([{ promptIds: [1], maxNewTokens: g.greedy.length }]);
+    expect(r!.tokenIds).toEqual(g.greedy);
   });
 });
 

@@ -15,6 +15,7 @@ import {
 export const FIXTURES = resolve(import.meta.dirname, 'fixtures');
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 export const SHARED_DATA = resolve(REPO_ROOT, '../shared/data');
+export const SHARED_MODELS = resolve(REPO_ROOT, '../shared/models');
 
 export interface TinyModelEntry {
   seed: number;
