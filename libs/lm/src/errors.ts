@@ -9,7 +9,8 @@ export type LmErrorCode =
   | 'INVALID_REQUEST'
   | 'PROMPT_TOO_LONG'
   | 'PROMPT_FILE_INVALID'
-  | 'RUNTIME_FAILED';
+  | 'RUNTIME_FAILED'
+  | 'CALLBACK_FAILED';
 
 /**
  * Raised for every failure of model loading, export and decoding, so callers handle one type

@@ -5,6 +5,7 @@
 // the batch (its cache rows are dropped) but no new row joins it.
 //
 // Shapes: B batch rows, L padded prompt length, T cached tokens, V vocabulary.
+import { LmError } from './errors.js';
 import { ResponseText } from './stop.js';
 import { SeededRng, isGreedy, sampleToken, type SamplingParams } from './sampling.js';
 import type { KvCache, OnnxDecoder } from './runtime.js';
@@ -136,7 +137,12 @@ function toResult(row: Row): GenerationResult {
 }
 
 function emit(ctx: DecodeContext, event: TokenEvent): void {
-  ctx.onToken?.(event);
+  try {
+    ctx.onToken?.(event);
+  } catch (cause) {
+    // The caller's callback failed: decoding stops, and the error says whose it was.
+    throw new LmError('CALLBACK_FAILED', `onToken threw: ${String(cause)}`, { cause });
+  }
 }
 
 function finishRow(

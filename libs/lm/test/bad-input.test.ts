@@ -10,6 +10,7 @@ import {
   loadModelFiles,
   writeRandomCheckpoint,
 } from '../src/index.js';
+import { DataType, encodeModel, type ModelSpec } from '../src/onnx/proto.js';
 import { TINY, tempDir, tinyModelFolder } from './helpers.js';
 
 async function failure(fn: () => unknown): Promise<LmError> {
@@ -106,5 +107,78 @@ describe('export errors', () => {
     expect((await failure(() => exportOnnx(dir))).message).toMatch(
       /checkpoint lacks lm_head.weight and config.json does not tie/,
     );
+  });
+});
+
+describe('models the decoder refuses', () => {
+  it('refuses an ONNX model without a KV cache rather than recomputing every step (CASES 16)', async () => {
+    const dir = tinyModelFolder('llama2');
+    // A graph with the right inputs and logits but no past_key_values / present tensors.
+    const spec: ModelSpec = {
+      irVersion: 8,
+      opsets: [{ domain: '', version: 17 }],
+      producer: 'test',
+      graphName: 'no_cache',
+      nodes: [
+        {
+          opType: 'Cast',
+          name: 'cast',
+          inputs: ['input_ids'],
+          outputs: ['ids_f'],
+          attributes: { to: { kind: 'int', value: DataType.FLOAT } },
+        },
+        { opType: 'Unsqueeze', name: 'unsq', inputs: ['ids_f', 'axes'], outputs: ['logits'] },
+        { opType: 'Identity', name: 'mask', inputs: ['attention_mask'], outputs: ['mask_out'] },
+      ],
+      initializers: [
+        {
+          name: 'axes',
+          dataType: DataType.INT64,
+          dims: [1],
+          raw: new Uint8Array(BigInt64Array.of(2n).buffer),
+        },
+      ],
+      inputs: [
+        { name: 'input_ids', dataType: DataType.INT64, shape: ['batch_size', 'sequence_length'] },
+        {
+          name: 'attention_mask',
+          dataType: DataType.INT64,
+          shape: ['batch_size', 'total_sequence_length'],
+        },
+      ],
+      outputs: [
+        { name: 'logits', dataType: DataType.FLOAT, shape: ['batch_size', 'sequence_length', 1] },
+        {
+          name: 'mask_out',
+          dataType: DataType.INT64,
+          shape: ['batch_size', 'total_sequence_length'],
+        },
+      ],
+      metadata: {},
+    };
+    writeFileSync(join(dir, 'onnx', 'model.onnx'), Buffer.concat(encodeModel(spec)));
+    const e = await failure(() => LanguageModel.load(dir));
+    expect(e.code).toBe('UNSUPPORTED_MODEL');
+    expect(e.message).toMatch(
+      /has no past_key_values inputs \/ present outputs; export it with a KV cache/,
+    );
+  });
+
+  it('wraps an onToken callback failure with its cause', async () => {
+    const lm = await LanguageModel.load(tinyModelFolder('llama2'), { threads: 1 });
+    try {
+      const boom = new Error('boom');
+      const e = await failure(() =>
+        lm.generate([{ prompt: 'Hi', maxNewTokens: 3 }], {
+          onToken: () => {
+            throw boom;
+          },
+        }),
+      );
+      expect(e.code).toBe('CALLBACK_FAILED');
+      expect(e.cause).toBe(boom);
+    } finally {
+      await lm.dispose();
+    }
   });
 });
