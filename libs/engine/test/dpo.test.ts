@@ -127,7 +127,7 @@ describe('empty responses (case 5)', () => {
 
 describe('determinism (case 13)', () => {
   it('two runs with the same seed and thread count end bit-identical', async () => {
-    const finals = [];
+    const finals: Float32Array[][] = [];
     for (let run = 0; run < 2; run++) {
       const { model, pairs, reference } = await setup(9);
       const trainer = new Trainer(model, config({ microBatchSize: 3 }));
