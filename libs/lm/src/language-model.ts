@@ -220,7 +220,7 @@ export class LanguageModel {
    */
   async logLikelihood(
     requests: readonly LogLikelihoodRequest[],
-    options: Pick<GenerateOptions, 'batchSize' | 'signal'> = {},
+    options: Pick<GenerateOptions, 'batchSize'> = {},
   ): Promise<LogLikelihoodResult[]> {
     const items = requests.map((req, r) => {
       const name = `request ${r}${req.id ? ` (id ${req.id})` : ''}`;

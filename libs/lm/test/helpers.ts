@@ -1,8 +1,9 @@
 // Builds model folders for tests: a tiny random checkpoint from fixtures/tiny-models.json,
 // exported to ONNX, with the fixture tokenizer and a Llama-3-style chat template beside it.
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import {
   exportOnnx,
   writeRandomCheckpoint,
@@ -38,8 +39,16 @@ export const LLAMA3_STYLE_TEMPLATE =
   '{{ m.content }}<|eot_id|>{% endfor %}' +
   '{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}';
 
+const created: string[] = [];
+afterAll(() => {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh folder under the system temp dir, removed after the test file's tests. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `delta-lm-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `delta-lm-${prefix}-`));
+  created.push(dir);
+  return dir;
 }
 
 export interface FolderOptions {
