@@ -9,7 +9,11 @@ import { tinyModelFolder } from './helpers.js';
 describe('transformers.js on an exported model', () => {
   it('loads onnx/model.onnx and generates the same greedy text, batched', async () => {
     const dir = tinyModelFolder('mistral', {
-      tokenizerConfig: { bos_token: '<|begin_of_text|>', pad_token: '<|pad|>', add_bos_token: true },
+      tokenizerConfig: {
+        bos_token: '<|begin_of_text|>',
+        pad_token: '<|pad|>',
+        add_bos_token: true,
+      },
       generationConfig: { pad_token_id: 7 },
       configOverrides: { eos_token_id: null },
     });
