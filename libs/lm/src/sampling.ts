@@ -95,18 +95,23 @@ export function sampleToken(
   const topK = params.topK && params.topK > 0 && params.topK < V ? params.topK : V;
   const topP = params.topP && params.topP > 0 && params.topP < 1 ? params.topP : 1;
 
-  // Candidates best first; ties broken by index so the order is fully determined.
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) max = Math.max(max, logits[i]!);
+
+  // With a filter, candidates are sorted best first (ties by index, so the order is fully
+  // determined). Tokens whose weight is below e^-30 of the best's are left out before sorting:
+  // together they hold under V * e^-30 of the probability (1e-8 for a 150k vocabulary).
   let candidates: number[];
   if (topK === V && topP === 1) {
     candidates = Array.from({ length: V }, (_, i) => i);
   } else {
-    candidates = Array.from({ length: V }, (_, i) => i);
+    const floor = max - 30 * temperature;
+    candidates = [];
+    for (let i = 0; i < V; i++) if (logits[i]! >= floor) candidates.push(i);
     candidates.sort((a, b) => logits[b]! - logits[a]! || a - b);
-    candidates.length = topK;
+    if (candidates.length > topK) candidates.length = topK;
   }
 
-  let max = -Infinity;
-  for (const i of candidates) max = Math.max(max, logits[i]!);
   const weights = new Float64Array(candidates.length);
   let total = 0;
   for (let j = 0; j < candidates.length; j++) {
