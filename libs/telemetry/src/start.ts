@@ -1,8 +1,9 @@
 // One call that starts traces and metrics for a service: the SDK providers, W3C trace-context and
 // baggage propagation, and exporters chosen by the standard OTEL_* environment variables.
-// Modules are not auto-instrumented: the official gRPC/kafkajs instrumentations patch modules
-// through a loader hook that ESM under vitest does not run reliably, so @delta/rpc and
-// @delta/stream create their spans and inject/extract W3C context themselves.
+// Modules are not auto-instrumented: under ESM the official gRPC and kafkajs instrumentations
+// work only when a loader hook is registered (node --import) before any import, which vitest
+// workers and embedding programs do not guarantee; @delta/rpc and @delta/stream create their
+// spans and inject/extract W3C context themselves instead.
 import {
   context,
   diag,
