@@ -132,7 +132,7 @@ function javaArgs({ dir, dataDir, heap }) {
   ];
 }
 
-function waitForPort(port, deadline) {
+function waitForPort(port, deadline, failed) {
   return new Promise((resolve, reject) => {
     const attempt = () => {
       const socket = connect({ host: '127.0.0.1', port });
@@ -142,7 +142,9 @@ function waitForPort(port, deadline) {
       });
       socket.once('error', () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing listens on 127.0.0.1:${port}`));
+        const why = failed();
+        if (why) reject(why);
+        else if (Date.now() > deadline) reject(new Error(`nothing listens on 127.0.0.1:${port}`));
         else setTimeout(attempt, 200);
       });
     };
@@ -150,13 +152,10 @@ function waitForPort(port, deadline) {
   });
 }
 
-async function waitForStarted(logFile, child, deadline) {
+async function waitForStarted(logFile, deadline, failed) {
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `the broker exited early (${child.exitCode ?? child.signalCode}); see ${logFile}`,
-      );
-    }
+    const why = failed();
+    if (why) throw why;
     const text = existsSync(logFile) ? await readFile(logFile, 'utf8') : '';
     if (/Kafka Server started/.test(text)) return;
     await new Promise((r) => setTimeout(r, 250));
@@ -206,6 +205,10 @@ export async function startBroker(options = {}) {
     stdio: 'ignore',
     detached,
   });
+  let spawnError;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
   const killOnExit = () => {
     try {
       child.kill('SIGKILL');
@@ -216,9 +219,16 @@ export async function startBroker(options = {}) {
   if (!detached) process.on('exit', killOnExit);
 
   const deadline = Date.now() + timeoutMs;
+  const failed = () => {
+    if (spawnError) return new Error(`java could not start: ${spawnError.message}`);
+    if (child.exitCode === null && child.signalCode === null) return undefined;
+    return new Error(
+      `the broker exited early (${child.exitCode ?? child.signalCode}); see ${logFile}`,
+    );
+  };
   try {
-    await waitForPort(port, deadline);
-    await waitForStarted(logFile, child, deadline);
+    await waitForPort(port, deadline, failed);
+    await waitForStarted(logFile, deadline, failed);
   } catch (err) {
     killOnExit();
     throw err;

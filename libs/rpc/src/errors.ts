@@ -39,14 +39,19 @@ function isServiceError(err: unknown): err is ServiceError {
 
 /**
  * Normalises anything thrown into an RpcError. An RpcError passes through; an abort becomes
- * CANCELLED; anything else becomes INTERNAL with a fixed message, so stack traces and internal
- * details never reach a client (the original stays in `cause`).
+ * CANCELLED; an error marked `retriable: true` (a StreamError when Kafka is unreachable, for
+ * one) becomes UNAVAILABLE, so clients retry; anything else becomes INTERNAL. The last two get
+ * a fixed message, so stack traces and internal details never reach a client (the original
+ * stays in `cause`).
  */
 export function toRpcError(err: unknown): RpcError {
   if (err instanceof RpcError) return err;
   if (isServiceError(err)) return new RpcError(err.code, err.details || err.message, err);
   if (err instanceof Error && err.name === 'AbortError') {
     return new RpcError(Status.CANCELLED, 'the call was cancelled', err);
+  }
+  if (err instanceof Error && (err as { retriable?: unknown }).retriable === true) {
+    return new RpcError(Status.UNAVAILABLE, 'a service this call needs is unavailable; retry', err);
   }
   return new RpcError(Status.INTERNAL, 'internal error', err);
 }

@@ -53,6 +53,9 @@ const generator = implement(GeneratorService, {
       if (request.spec) v.atMost('spec.batch_size', request.spec.batchSize, 64);
     });
     if (request.spec?.model === 'crash') throw new Error('secret internal detail at /srv/x.ts:12');
+    if (request.spec?.model === 'kafka-down') {
+      throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.9:9092'), { retriable: true });
+    }
     return { jobId: request.jobId || 'job-1', job: job(request.jobId || 'job-1', JobState.QUEUED) };
   },
   async *watchGeneration(request, ctx: CallContext) {
@@ -212,6 +215,16 @@ describe('a Delta gRPC server', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]!.method).toBe('/delta.v1.GeneratorService/StartGeneration');
     expect((errors[0]!.cause as Error).message).toContain('secret internal detail');
+    client.close();
+  });
+
+  it('maps an error marked retriable to UNAVAILABLE, without its details', async () => {
+    const client = createClient(GeneratorService, server.address);
+    const error = await client.startGeneration({ spec: { model: 'kafka-down' } }).catch((e) => e);
+    expect(error).toMatchObject({
+      code: Code.UNAVAILABLE,
+      message: 'a service this call needs is unavailable; retry',
+    });
     client.close();
   });
 
