@@ -147,17 +147,15 @@ template <typename F>
 void CpuBackend<F>::attention_forward(F* att, F* probs, const F* qkv, const int32_t* mask,
                                       int64_t B, int64_t T, int64_t NH, int64_t NKV,
                                       int64_t HS, int64_t window) {
-  flops_ += 4.0 * static_cast<double>(B) * NH * T * T * HS;  // upper bound: full spans
-  ops::attention_forward(att, probs, qkv, mask, B, T, NH, NKV, HS, window, threads_);
+  flops_ += ops::attention_forward(att, probs, qkv, mask, B, T, NH, NKV, HS, window, threads_);
 }
 
 template <typename F>
 void CpuBackend<F>::attention_backward(F* dqkv, const F* datt, const F* qkv, F* probs,
                                        const int32_t* mask, int64_t B, int64_t T, int64_t NH,
                                        int64_t NKV, int64_t HS, int64_t window) {
-  flops_ += 8.0 * static_cast<double>(B) * NH * T * T * HS;
   F* scratch = attention_scratch(static_cast<int64_t>(threads_) * T * T);
-  ops::attention_backward(dqkv, datt, qkv, probs, mask, B, T, NH, NKV, HS, window, scratch,
+  flops_ += ops::attention_backward(dqkv, datt, qkv, probs, mask, B, T, NH, NKV, HS, window, scratch,
                           threads_);
 }
 

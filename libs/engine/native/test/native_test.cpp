@@ -151,6 +151,26 @@ void test_ops(std::mt19937_64& rng) {
     check_grad("attention dqkv (window " + std::to_string(window) + ")", qkv, dqkv, loss, rng,
                64);
   }
+  for (int64_t window : {0, 70}) {  // attention over spans longer than one row block
+    const int64_t B = 2, T = 150, NH = 2, NKV = 1, HS = 4, QD = NH * HS;
+    const int64_t QKV = (NH + 2 * NKV) * HS;
+    std::vector<int32_t> mask(B * T, 1);
+    for (int64_t t = 0; t < 9; t++) mask[t] = 0;           // left padding
+    for (int64_t t = 140; t < T; t++) mask[T + t] = 0;     // right padding
+    mask[T + 100] = 0;                                      // a hole
+    Vec qkv = randn(B * T * QKV, rng), g = randn(B * T * QD, rng);
+    Vec att(B * T * QD), probs(B * NH * T * T), scratch(th * T * T), dqkv(B * T * QKV);
+    auto loss = [&] {
+      ops::attention_forward(att.data(), probs.data(), qkv.data(), mask.data(), B, T, NH, NKV,
+                             HS, window, th);
+      return dot(att, g);
+    };
+    loss();
+    ops::attention_backward(dqkv.data(), g.data(), qkv.data(), probs.data(), mask.data(), B, T,
+                            NH, NKV, HS, window, scratch.data(), th);
+    check_grad("attention dqkv, T 150 (window " + std::to_string(window) + ")", qkv, dqkv, loss,
+               rng, 64);
+  }
   {  // swiglu
     const int64_t N = 3, H = 6;
     Vec gu = randn(N * 2 * H, rng, 2.0), g = randn(N * H, rng), h(N * H), dgu(N * 2 * H);
