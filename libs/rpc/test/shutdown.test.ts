@@ -1,5 +1,8 @@
 // Graceful shutdown: health turns NOT_SERVING, new calls are refused, in-flight calls finish
 // within the grace period (or are cancelled after it), then the shutdown hooks run.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GeneratorService } from '@delta/contracts';
 import { Code, checkHealth, createClient, createServer, implement } from '@delta/rpc';
@@ -75,6 +78,33 @@ describe('graceful shutdown', () => {
     expect(health === 'NOT_SERVING' || health.code === Code.UNAVAILABLE).toBe(true);
     expect((await done).cancelledCalls).toBe(1);
     expect(await pending).toMatchObject({ code: expect.any(Number) });
+    client.close();
+  });
+
+  it('on SIGTERM finishes the in-flight call, runs the hooks and exits 0', async () => {
+    const tsx = createRequire(import.meta.url).resolve('tsx');
+    const fixture = fileURLToPath(new URL('./fixtures/signal-server.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@delta/source', '--import', tsx, fixture],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += String(chunk);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await expect.poll(() => /listening (\S+)/.exec(out), { timeout: 30_000 }).toBeTruthy();
+    const address = /listening (\S+)/.exec(out)![1]!;
+
+    const client = createClient(GeneratorService, address);
+    const inFlight = client.getGeneration({ jobId: 'during-sigterm' });
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGTERM');
+
+    expect((await inFlight).job?.meta?.jobId).toBe('during-sigterm');
+    expect(await exited).toBe(0);
+    expect(out).toContain('checkpoint');
     client.close();
   });
 });

@@ -415,6 +415,32 @@ describe('admin and errors', () => {
     expect((error as StreamError).message).toMatch(/producer could not connect/);
   });
 
+  it('sends kafkajs log entries to the injected logger, namespaced', async () => {
+    const entries: { level: string; message: string; namespace: unknown }[] = [];
+    const record = (level: string) => (message: string, fields: Record<string, unknown>) =>
+      entries.push({ level, message, namespace: fields.namespace });
+    const logger = {
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    };
+    const offline = createStream({
+      brokers: '127.0.0.1:1',
+      clientId: 'logged',
+      logger,
+      retry: { retries: 1, initialRetryTime: 100 },
+      connectionTimeoutMs: 500,
+    });
+    await offline
+      .producer()
+      .send(topic('x', ResponseSchema), [response(0)])
+      .catch(() => undefined);
+    expect(
+      entries.some((e) => e.level === 'error' && String(e.namespace).startsWith('kafkajs.')),
+    ).toBe(true);
+  });
+
   it('refuses a broker list entry that is not host:port', () => {
     expect(() => createStream({ brokers: 'localhost', clientId: 'x' })).toThrow(
       'Kafka broker "localhost" is not host:port',

@@ -95,6 +95,14 @@ function exporterList(
   return list.filter((s) => s !== 'none');
 }
 
+/** The OTLP/HTTP URL of one signal from `env`, as the OTLP exporters would derive it. */
+function otlpUrl(env: Record<string, string | undefined>, signal: string, path: string) {
+  const specific = env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`];
+  if (specific) return specific;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return base ? `${base.replace(/\/+$/, '')}/${path}` : undefined;
+}
+
 function otlpConfigured(env: Record<string, string | undefined>, signal: string): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]);
 }
@@ -173,7 +181,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
 
   const spanProcessors: SpanProcessor[] = [];
   if (traceExporters.includes('otlp')) {
-    spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+    const url = otlpUrl(env, 'TRACES', 'v1/traces');
+    spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter(url ? { url } : {})));
   }
   if (traceExporters.includes('console')) {
     spanProcessors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
@@ -184,7 +193,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
 
   const readers: MetricReader[] = [...(options.metricReaders ?? [])];
   if (metricExporters.includes('otlp')) {
-    readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() }));
+    const url = otlpUrl(env, 'METRICS', 'v1/metrics');
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter(url ? { url } : {}),
+      }),
+    );
   }
   if (metricExporters.includes('console')) {
     readers.push(new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter() }));

@@ -1,5 +1,6 @@
 // startTelemetry, the in-memory test exporters, the Prometheus endpoint and the JSON logger.
 import { Writable } from 'node:stream';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpanKind, trace } from '@opentelemetry/api';
@@ -109,6 +110,35 @@ describe('startTelemetry', () => {
     expect(running.traceExporters).toEqual(['otlp']);
     expect(running.metricExporters).toEqual(['otlp']);
     expect(running.serviceName).toBe('renamed');
+  });
+
+  it('exports spans over OTLP/HTTP to the endpoint in OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
+    const received: { url: string; type: string; bytes: number }[] = [];
+    const collector = createHttpServer((req: IncomingMessage, res) => {
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      req.on('end', () => {
+        received.push({ url: req.url ?? '', type: String(req.headers['content-type']), bytes });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const { port } = collector.address() as { port: number };
+    running = await startTelemetry({
+      serviceName: 'otlp-export',
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_METRICS_EXPORTER: 'none',
+      },
+    });
+    running.tracer().startSpan('generate batch').end();
+    await running.forceFlush();
+    collector.close();
+    expect(received).toHaveLength(1);
+    expect(received[0]!.url).toBe('/v1/traces');
+    expect(received[0]!.bytes).toBeGreaterThan(0);
   });
 
   it('names the variable at fault for an unknown exporter', async () => {
