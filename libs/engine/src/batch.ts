@@ -1,21 +1,78 @@
 // Turns tokenized examples into the padded [B, T] arrays the engine runs on. A sequence is
-// prompt + response; row t predicts token t + 1 and carries a target only when that token
-// belongs to the response, so prompts and padding never enter a log-prob. Padding side and
+// prompt + response (or ids with a loss mask); row t predicts token t + 1 and carries a target
+// only when that token is scored, so prompts and padding never enter a log-prob. Padding side and
 // pad id change which cells are padding, never a result.
 import { EngineError } from './errors.js';
 import type { NativeBatch } from './native.js';
 
 /** A prompt and one response to it, as token ids (the prompt includes any BOS and template). */
-export interface ScoredSequence {
+export interface PromptResponse {
   prompt: readonly number[];
   response: readonly number[];
 }
 
+/**
+ * A whole sequence with a loss mask: lossMask[t] = 1 scores token t (predicted from the
+ * tokens before it). For multi-turn data, where responses alternate with other text.
+ */
+export interface MaskedSequence {
+  ids: readonly number[];
+  lossMask: readonly number[];
+}
+
+/** A sequence to score: a prompt and response, or whole ids with a loss mask. */
+export type ScoredSequence = PromptResponse | MaskedSequence;
+
 /** A preference pair: one prompt, the chosen and the rejected response, as token ids. */
-export interface PreferencePair {
+export interface PromptPair {
   prompt: readonly number[];
   chosen: readonly number[];
   rejected: readonly number[];
+}
+
+/** A preference pair given as two whole sequences with loss masks. */
+export interface MaskedPair {
+  chosen: MaskedSequence;
+  rejected: MaskedSequence;
+}
+
+/** Either form of a preference pair. */
+export type PreferencePair = PromptPair | MaskedPair;
+
+/** The pair's two sides as sequences to score. */
+export function pairSides(p: PreferencePair): [ScoredSequence, ScoredSequence] {
+  if ('prompt' in p) {
+    return [{ prompt: p.prompt, response: p.chosen }, { prompt: p.prompt, response: p.rejected }];
+  }
+  return [p.chosen, p.rejected];
+}
+
+/** The number of scored tokens of a sequence (0 means an empty response). */
+export function scoredTokens(s: ScoredSequence): number {
+  return 'prompt' in s ? s.response.length : s.lossMask.reduce((a, m) => a + (m ? 1 : 0), 0);
+}
+
+/** Token ids and loss mask of either form, checked. */
+function masked(s: ScoredSequence, where: string): MaskedSequence {
+  if ('prompt' in s) {
+    if (s.prompt.length === 0) {
+      throw new EngineError('INVALID_ARGUMENT', `${where}: the prompt is empty; it needs at least a BOS token to predict the first response token from`);
+    }
+    return {
+      ids: [...s.prompt, ...s.response],
+      lossMask: [...s.prompt.map(() => 0), ...s.response.map(() => 1)],
+    };
+  }
+  if (s.lossMask.length !== s.ids.length) {
+    throw new EngineError('INVALID_ARGUMENT', `${where}: lossMask has ${s.lossMask.length} entries for ${s.ids.length} ids`);
+  }
+  if (s.lossMask[0]) {
+    throw new EngineError('INVALID_ARGUMENT', `${where}: lossMask[0] is set, but the first token has nothing to be predicted from`);
+  }
+  s.lossMask.forEach((m, t) => {
+    if (m !== 0 && m !== 1) throw new EngineError('INVALID_ARGUMENT', `${where}: lossMask[${t}] is not 0 or 1`);
+  });
+  return s;
 }
 
 /** Where padding goes and which id fills it. */
@@ -48,34 +105,29 @@ export function packSequences(
   if (!Number.isInteger(padding.padId) || padding.padId < 0 || padding.padId >= vocab) {
     throw new EngineError('INVALID_ARGUMENT', `padId ${padding.padId} is outside the vocabulary [0, ${vocab})`);
   }
+  const all = seqs.map((s, i) => masked(s, label(i)));
   let T = 1;
-  seqs.forEach((s, i) => {
-    if (s.prompt.length === 0) {
-      throw new EngineError('INVALID_ARGUMENT', `${label(i)}: the prompt is empty; it needs at least a BOS token to predict the first response token from`);
+  all.forEach((s, i) => {
+    checkIds(s.ids, vocab, label(i));
+    if (s.ids.length > maxLength) {
+      throw new EngineError('INVALID_ARGUMENT', `${label(i)}: ${s.ids.length} tokens exceed maxLength ${maxLength}; truncate before batching`);
     }
-    checkIds(s.prompt, vocab, `${label(i)} prompt`);
-    checkIds(s.response, vocab, `${label(i)} response`);
-    const len = s.prompt.length + s.response.length;
-    if (len > maxLength) {
-      throw new EngineError('INVALID_ARGUMENT', `${label(i)}: ${len} tokens exceed maxLength ${maxLength}; truncate before batching`);
-    }
-    T = Math.max(T, len);
+    T = Math.max(T, s.ids.length);
   });
 
-  const B = seqs.length;
+  const B = all.length;
   const ids = new Int32Array(B * T).fill(padding.padId);
   const positions = new Int32Array(B * T);
   const mask = new Int32Array(B * T);
   const targets = new Int32Array(B * T).fill(-1);
-  seqs.forEach((s, b) => {
-    const len = s.prompt.length + s.response.length;
+  all.forEach((s, b) => {
+    const len = s.ids.length;
     const start = b * T + (padding.padSide === 'left' ? T - len : 0);
     for (let t = 0; t < len; t++) {
-      const id = t < s.prompt.length ? s.prompt[t]! : s.response[t - s.prompt.length]!;
-      ids[start + t] = id;
+      ids[start + t] = s.ids[t]!;
       positions[start + t] = t;
       mask[start + t] = 1;
-      if (t >= s.prompt.length) targets[start + t - 1] = id;
+      if (s.lossMask[t]) targets[start + t - 1] = s.ids[t]!;
     }
   });
   return { B, T, ids, positions, mask, targets };

@@ -19,7 +19,16 @@ export {
   type ModelOptions,
   type SequenceLogProb,
 } from './model.js';
-export { type PaddingOptions, type PreferencePair, type ScoredSequence } from './batch.js';
+export {
+  pairSides,
+  type MaskedPair,
+  type MaskedSequence,
+  type PaddingOptions,
+  type PreferencePair,
+  type PromptPair,
+  type PromptResponse,
+  type ScoredSequence,
+} from './batch.js';
 export {
   paperRecipe,
   Trainer,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError, toEngineError } from './errors.js';
-import type { PreferencePair } from './batch.js';
+import { pairSides, type PreferencePair } from './batch.js';
 import type { Model } from './model.js';
 import type { ReferenceLogProb } from './trainer.js';
 
@@ -39,9 +39,12 @@ const format = 'delta-engine-reference/1';
 export function referenceKey(modelDigest: string, pairs: readonly PreferencePair[], options: ReferenceOptions): string {
   const data = createHash('sha256');
   for (const p of pairs) {
-    for (const ids of [p.prompt, p.chosen, p.rejected]) {
+    for (const side of pairSides(p)) {
+      const [ids, scored] = 'prompt' in side ? [side.prompt, side.response] : [side.ids, side.lossMask];
       data.update(Int32Array.from(ids));
       data.update('|');
+      data.update(Int32Array.from(scored));
+      data.update(';');
     }
   }
   // Sums and token counts serve every loss, so beta and the loss type stay out of the key;
@@ -64,10 +67,7 @@ export async function referenceLogProbs(
     return { values: await readCache(file, key, pairs.length), key, cached: true };
   }
 
-  const seqs = pairs.flatMap((p) => [
-    { prompt: p.prompt, response: p.chosen },
-    { prompt: p.prompt, response: p.rejected },
-  ]);
+  const seqs = pairs.flatMap(pairSides);
   const scored = await model.sequenceLogProbs(seqs, {
     batchSize: options.batchSize ?? 8,
     ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),

@@ -2,7 +2,9 @@
 // learning-rate schedule, splits each batch into micro-batches, and reports the step's
 // metrics. Gradient accumulation is exact: the loss is normalised by the whole batch.
 import { EngineError, toEngineError } from './errors.js';
-import { packSequences, type PaddingOptions, type PreferencePair, type ScoredSequence } from './batch.js';
+import {
+  packSequences, pairSides, scoredTokens, type PaddingOptions, type PreferencePair, type ScoredSequence,
+} from './batch.js';
 import type { Model } from './model.js';
 import { native, type NativeBatch, type NativeStepMetrics, type NativeTrainer } from './native.js';
 
@@ -192,18 +194,16 @@ export class Trainer {
     const pairs = batch.pairs;
     if (pairs.length === 0) throw new EngineError('INVALID_ARGUMENT', 'the batch has no pairs');
     pairs.forEach((p, i) => {
-      for (const side of ['chosen', 'rejected'] as const) {
-        if (p[side].length === 0) {
+      const sides = pairSides(p);
+      for (const [k, side] of (['chosen', 'rejected'] as const).entries()) {
+        if (scoredTokens(sides[k]!) === 0) {
           throw new EngineError('INVALID_ARGUMENT', `pair ${i}: the ${side} response is empty (truncated away?); an empty response has no log-prob and would make a length-normalised loss 0/0`);
         }
       }
     });
     for (let i = 0; i < pairs.length; i += size) {
       const chunk = pairs.slice(i, i + size);
-      const seqs = chunk.flatMap((p) => [
-        { prompt: p.prompt, response: p.chosen },
-        { prompt: p.prompt, response: p.rejected },
-      ]);
+      const seqs = chunk.flatMap(pairSides);
       micro.push(packSequences(seqs, V, this.padding, maxLength,
         (k) => `pair ${i + (k >> 1)}, ${k % 2 === 0 ? 'chosen' : 'rejected'}`));
     }

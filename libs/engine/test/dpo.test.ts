@@ -3,7 +3,7 @@
 // determinism, fp32 log-probs that survive large logits, and a toy run that learns.
 import { describe, expect, it } from 'vitest';
 import {
-  EngineError, Model, presets, referenceLogProbs, Trainer, type PreferencePair,
+  EngineError, Model, presets, referenceLogProbs, Trainer, type PromptPair,
   type ReferenceLogProb, type TrainerConfig,
 } from '../src/index.js';
 import { maxAbs, maxAbsDiff, toyPairs } from './helpers.js';
@@ -116,7 +116,7 @@ describe('padding (case 7)', () => {
 describe('empty responses (case 5)', () => {
   it.each(['dpo_norm', 'sigmoid'] as const)('%s: rejects a truncated-away response, naming the pair', async (type) => {
     const { model, reference } = await setup();
-    const pairs: PreferencePair[] = toyPairs(8, V, 11);
+    const pairs: PromptPair[] = toyPairs(8, V, 11);
     pairs[5] = { ...pairs[5]!, rejected: [] };
     const trainer = new Trainer(model, config({ loss: { type, beta: 0.5 } }));
     const before = model.readParameter('model.norm.weight');
@@ -193,5 +193,31 @@ describe('learning', () => {
     expect(held.rewardsAccuracy).toBeGreaterThanOrEqual(0.9);
     expect(held.loss).toBeLessThan(0.5);
     expect(accuracy.slice(-4).reduce((a, x) => a + x, 0) / 4).toBeGreaterThan(0.9);
+  });
+});
+
+describe('pairs given as whole sequences with loss masks', () => {
+  it('score exactly like prompt + response pairs, and a multi-turn mask scores every turn', async () => {
+    const { model, pairs, reference } = await setup();
+    const masked = pairs.map((p) => ({
+      chosen: { ids: [...p.prompt, ...p.chosen], lossMask: [...p.prompt.map(() => 0), ...p.chosen.map(() => 1)] },
+      rejected: { ids: [...p.prompt, ...p.rejected], lossMask: [...p.prompt.map(() => 0), ...p.rejected.map(() => 1)] },
+    }));
+    const a = await new Trainer(model, config()).computeGradients({ pairs, reference });
+    const b = await new Trainer(model, config()).computeGradients({ pairs: masked, reference });
+    expect(b.loss).toBe(a.loss);
+
+    // Two assistant turns: the mask scores both; the sum is the sum of the two turns' scores.
+    const turn1 = [1, 5, 6], reply1 = [7, 8], turn2 = [9], reply2 = [10, 11, 12];
+    const ids = [...turn1, ...reply1, ...turn2, ...reply2];
+    const lossMask = [0, 0, 0, 1, 1, 0, 1, 1, 1];
+    const [both, first, second] = await model.sequenceLogProbs([
+      { ids, lossMask },
+      { prompt: turn1, response: reply1 },
+      { prompt: [...turn1, ...reply1, ...turn2], response: reply2 },
+    ]);
+    expect(both!.tokens).toBe(5);
+    expect(both!.sum).toBeCloseTo(first!.sum + second!.sum, 5);
+    await expect(model.sequenceLogProbs([{ ids, lossMask: [1, ...lossMask.slice(1)] }])).rejects.toThrow(/lossMask\[0\] is set/);
   });
 });

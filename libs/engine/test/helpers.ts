@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import type { PreferencePair } from '../src/index.js';
+import type { PromptPair } from '../src/index.js';
 
 export const engineRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const repoRoot = path.resolve(engineRoot, '../..');
@@ -27,7 +27,7 @@ export function lcg(seed: number): () => number {
  * Toy preferences over a vocabulary of `vocab`: the chosen response continues the prompt's
  * last token upward (t+1, t+2, ...); the rejected one is random tokens. Lengths vary.
  */
-export function toyPairs(n: number, vocab: number, seed: number): PreferencePair[] {
+export function toyPairs(n: number, vocab: number, seed: number): PromptPair[] {
   const rnd = lcg(seed);
   const tok = () => 3 + Math.floor(rnd() * (vocab - 3));
   return Array.from({ length: n }, () => {
