@@ -35,6 +35,8 @@ export interface RunningJob<J extends AnyJob> {
   readonly signal: AbortSignal;
   /** True when this run continues a job an earlier process started. */
   readonly resumed: boolean;
+  /** W3C traceparent of the call that started the job; empty when none was traced. */
+  readonly traceparent: string;
   /** Publishes the status and, when given, new progress figures. */
   report(progress?: ProgressUpdate): void;
 }
@@ -276,6 +278,7 @@ export class JobManager<J extends AnyJob> {
       status: entry.job.status as StatusOf<J>,
       signal: entry.controller.signal,
       resumed: entry.resumed,
+      traceparent: meta.traceparent,
       report: (progress) => this.report(entry, progress),
     };
 
