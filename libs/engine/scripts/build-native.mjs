@@ -25,7 +25,9 @@ for (const args of [
 ]) {
   const r = spawnSync('cmake', args, { stdio: 'inherit' });
   if (r.error) {
-    console.error(`cmake could not run (${r.error.message}); install cmake, g++ and libopenblas-openmp-dev`);
+    console.error(
+      `cmake could not run (${r.error.message}); install cmake, g++ and libopenblas-openmp-dev`,
+    );
     process.exit(1);
   }
   if (r.status !== 0) process.exit(r.status ?? 1);

@@ -56,7 +56,11 @@ export function scoredTokens(s: ScoredSequence): number {
 function masked(s: ScoredSequence, where: string): MaskedSequence {
   if ('prompt' in s) {
     if (s.prompt.length === 0) {
-      throw new EngineError('INVALID_ARGUMENT', `${where}: the prompt is empty; it needs at least a BOS token to predict the first response token from`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `${where}: the prompt is empty; it needs at least a BOS token to predict the first ` +
+          `response token from`,
+      );
     }
     return {
       ids: [...s.prompt, ...s.response],
@@ -64,13 +68,21 @@ function masked(s: ScoredSequence, where: string): MaskedSequence {
     };
   }
   if (s.lossMask.length !== s.ids.length) {
-    throw new EngineError('INVALID_ARGUMENT', `${where}: lossMask has ${s.lossMask.length} entries for ${s.ids.length} ids`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `${where}: lossMask has ${s.lossMask.length} entries for ${s.ids.length} ids`,
+    );
   }
   if (s.lossMask[0]) {
-    throw new EngineError('INVALID_ARGUMENT', `${where}: lossMask[0] is set, but the first token has nothing to be predicted from`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `${where}: lossMask[0] is set, but the first token has nothing to be predicted from`,
+    );
   }
   s.lossMask.forEach((m, t) => {
-    if (m !== 0 && m !== 1) throw new EngineError('INVALID_ARGUMENT', `${where}: lossMask[${t}] is not 0 or 1`);
+    if (m !== 0 && m !== 1) {
+      throw new EngineError('INVALID_ARGUMENT', `${where}: lossMask[${t}] is not 0 or 1`);
+    }
   });
   return s;
 }
@@ -85,7 +97,10 @@ function checkIds(ids: readonly number[], vocab: number, where: string): void {
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (!Number.isInteger(id) || id < 0 || id >= vocab) {
-      throw new EngineError('INVALID_ARGUMENT', `${where}: token ${i} is ${id}, outside the vocabulary [0, ${vocab})`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `${where}: token ${i} is ${id}, outside the vocabulary [0, ${vocab})`,
+      );
     }
   }
 }
@@ -103,14 +118,21 @@ export function packSequences(
   label: (i: number) => string,
 ): NativeBatch {
   if (!Number.isInteger(padding.padId) || padding.padId < 0 || padding.padId >= vocab) {
-    throw new EngineError('INVALID_ARGUMENT', `padId ${padding.padId} is outside the vocabulary [0, ${vocab})`);
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `padId ${padding.padId} is outside the vocabulary [0, ${vocab})`,
+    );
   }
   const all = seqs.map((s, i) => masked(s, label(i)));
   let T = 1;
   all.forEach((s, i) => {
     checkIds(s.ids, vocab, label(i));
     if (s.ids.length > maxLength) {
-      throw new EngineError('INVALID_ARGUMENT', `${label(i)}: ${s.ids.length} tokens exceed maxLength ${maxLength}; truncate before batching`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `${label(i)}: ${s.ids.length} tokens exceed maxLength ${maxLength}; truncate before ` +
+          `batching`,
+      );
     }
     T = Math.max(T, s.ids.length);
   });
@@ -148,13 +170,18 @@ export function packInputs(
   for (let b = 0; b < B; b++) {
     const row = inputIds[b]!;
     if (row.length !== T) {
-      throw new EngineError('INVALID_ARGUMENT', `inputIds[${b}] has ${row.length} tokens, row 0 has ${T}`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `inputIds[${b}] has ${row.length} tokens, row 0 has ${T}`,
+      );
     }
     let seen = 0;
     for (let t = 0; t < T; t++) {
       ids[b * T + t] = row[t]!;
       const m = attentionMask ? attentionMask[b]?.[t] : 1;
-      if (m !== 0 && m !== 1) throw new EngineError('INVALID_ARGUMENT', `attentionMask[${b}][${t}] is not 0 or 1`);
+      if (m !== 0 && m !== 1) {
+        throw new EngineError('INVALID_ARGUMENT', `attentionMask[${b}][${t}] is not 0 or 1`);
+      }
       mask[b * T + t] = m;
       const p = positionIds ? positionIds[b]?.[t] : Math.max(0, seen + m - 1);
       if (p === undefined || !Number.isInteger(p) || p < 0) {

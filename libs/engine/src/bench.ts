@@ -74,7 +74,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `DPO step, ${(result.params / 1e6).toFixed(1)}M-param Llama, ${pairsPerBatch} pairs x ` +
       `${result.seq_len} tokens, ${threads} threads: ${result.tokens_per_s} tokens/s, ` +
-      `${result.gflops} GFLOP/s (matmul), ${result.step_s} s/step, peak RSS ${result.peak_rss_mb} MB\n`,
+      `${result.gflops} GFLOP/s (matmul), ${result.step_s} s/step, ` +
+      `peak RSS ${result.peak_rss_mb} MB\n`,
   );
 }
 

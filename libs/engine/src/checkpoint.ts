@@ -6,7 +6,12 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError, toEngineError } from './errors.js';
 import { Model, type ModelOptions } from './model.js';
-import { readSafetensorsHeader, readTensor, writeSafetensors, type TensorToWrite } from './safetensors.js';
+import {
+  readSafetensorsHeader,
+  readTensor,
+  writeSafetensors,
+  type TensorToWrite,
+} from './safetensors.js';
 import { Trainer, type TrainerConfig } from './trainer.js';
 
 const format = 'delta-engine-trainer/1';
@@ -22,7 +27,11 @@ export interface ResumedTraining {
  * Saves the trainer's full state into dir (replaced whole: written beside it, then renamed),
  * with `extra` stored verbatim for the caller.
  */
-export async function saveTrainerCheckpoint(trainer: Trainer, dir: string, extra: unknown = null): Promise<void> {
+export async function saveTrainerCheckpoint(
+  trainer: Trainer,
+  dir: string,
+  extra: unknown = null,
+): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   try {
     await rm(tmp, { recursive: true, force: true });
@@ -47,10 +56,16 @@ export async function saveTrainerCheckpoint(trainer: Trainer, dir: string, extra
 }
 
 /** Loads a checkpoint written by saveTrainerCheckpoint and rebuilds model and trainer. */
-export async function loadTrainerCheckpoint(dir: string, options: ModelOptions = {}): Promise<ResumedTraining> {
+export async function loadTrainerCheckpoint(
+  dir: string,
+  options: ModelOptions = {},
+): Promise<ResumedTraining> {
   const stateFile = path.join(dir, 'trainer_state.json');
   if (!existsSync(stateFile)) {
-    throw new EngineError('INVALID_STATE', `${dir} is not a trainer checkpoint (no trainer_state.json)`);
+    throw new EngineError(
+      'INVALID_STATE',
+      `${dir} is not a trainer checkpoint (no trainer_state.json)`,
+    );
   }
   let state: { format?: string; step?: number; config?: TrainerConfig; extra?: unknown };
   try {

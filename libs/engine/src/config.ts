@@ -116,7 +116,8 @@ export function parseHfConfig(raw: unknown, file = 'config.json'): ModelConfig {
   let slidingWindow = 0;
   if (arch === 'mistral' && typeof r.sliding_window === 'number') slidingWindow = r.sliding_window;
   const layerTypes = Array.isArray(r.layer_types) ? (r.layer_types as unknown[]) : [];
-  if (arch === 'qwen2' && (r.use_sliding_window === true || layerTypes.some((t) => t !== 'full_attention'))) {
+  const slidingLayers = layerTypes.some((t) => t !== 'full_attention');
+  if (arch === 'qwen2' && (r.use_sliding_window === true || slidingLayers)) {
     throw new EngineError('UNSUPPORTED', `${file}: Qwen2 sliding-window layers are not supported`);
   }
 
@@ -153,7 +154,11 @@ export function parseHfConfig(raw: unknown, file = 'config.json'): ModelConfig {
 
 /** Writes a config.json object for a ModelConfig, in the transformers 4 layout. */
 export function toHfConfig(c: ModelConfig): Json {
-  const names = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', mistral: 'MistralForCausalLM' };
+  const names = {
+    llama: 'LlamaForCausalLM',
+    qwen2: 'Qwen2ForCausalLM',
+    mistral: 'MistralForCausalLM',
+  };
   const out: Json = {
     architectures: [names[c.architecture]],
     model_type: c.architecture,

@@ -54,7 +54,10 @@ export async function openHfCheckpoint(dir: string): Promise<HfCheckpoint> {
     const shards = new Map<string, SafetensorsFile>();
     for (const [name, shard] of Object.entries(index.weight_map)) {
       if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) {
-        throw new EngineError('INVALID_MODEL', `${indexFile}: weight_map["${name}"] is not a file name`);
+        throw new EngineError(
+          'INVALID_MODEL',
+          `${indexFile}: weight_map["${name}"] is not a file name`,
+        );
       }
       let f = shards.get(shard);
       if (!f) {
@@ -127,7 +130,8 @@ export async function writeHfCheckpoint(
     }
     const total = tensors.reduce((a, t) => a + t.data.length * width, 0);
     const index = { metadata: { total_size: total }, weight_map: weightMap };
-    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2) + '\n');
+    const indexJson = JSON.stringify(index, null, 2) + '\n';
+    await writeFile(path.join(dir, 'model.safetensors.index.json'), indexJson);
   } catch (err) {
     throw toEngineError(err, `saving a checkpoint to ${dir}`);
   }

@@ -46,6 +46,10 @@ export {
   type ReferenceOptions,
   type ReferenceResult,
 } from './reference.js';
-export { loadTrainerCheckpoint, saveTrainerCheckpoint, type ResumedTraining } from './checkpoint.js';
+export {
+  loadTrainerCheckpoint,
+  saveTrainerCheckpoint,
+  type ResumedTraining,
+} from './checkpoint.js';
 export { type HfSaveOptions } from './hf.js';
 export { type SaveDtype } from './safetensors.js';

@@ -18,19 +18,27 @@ export async function readLlama2c(file: string): Promise<Llama2cCheckpoint> {
   const buf = await readFile(file).catch((err: unknown) => {
     throw toEngineError(err, `reading ${file}`);
   });
-  if (buf.length < 28) throw new EngineError('INVALID_MODEL', `${file}: too short for a llama2.c header`);
+  if (buf.length < 28) {
+    throw new EngineError('INVALID_MODEL', `${file}: too short for a llama2.c header`);
+  }
   const [dim, hidden, layers, heads, kvHeads, vocabSigned, seqLen] = Array.from(
     { length: 7 },
     (_, i) => buf.readInt32LE(4 * i),
   ) as [number, number, number, number, number, number, number];
   const shared = vocabSigned > 0;
   const vocab = Math.abs(vocabSigned);
-  if ([dim, hidden, layers, heads, kvHeads, vocab, seqLen].some((v) => v <= 0) || dim % heads !== 0) {
-    throw new EngineError('INVALID_MODEL', `${file}: header [${dim}, ${hidden}, ${layers}, ${heads}, ${kvHeads}, ${vocabSigned}, ${seqLen}] is not a llama2.c model`);
+  const sizes = [dim, hidden, layers, heads, kvHeads, vocab, seqLen];
+  if (sizes.some((v) => v <= 0) || dim % heads !== 0) {
+    throw new EngineError(
+      'INVALID_MODEL',
+      `${file}: header [${dim}, ${hidden}, ${layers}, ${heads}, ${kvHeads}, ${vocabSigned}, ` +
+        `${seqLen}] is not a llama2.c model`,
+    );
   }
   const hs = dim / heads;
   const kv = kvHeads * hs;
-  const floats = new Float32Array(buf.buffer.slice(buf.byteOffset + 28, buf.byteOffset + buf.length));
+  const body = buf.buffer.slice(buf.byteOffset + 28, buf.byteOffset + buf.length);
+  const floats = new Float32Array(body);
 
   let at = 0;
   const take = (count: number): Float32Array => {
@@ -62,13 +70,23 @@ export async function readLlama2c(file: string): Promise<Llama2cCheckpoint> {
     numHeads: heads, numKvHeads: kvHeads, maxPositionEmbeddings: seqLen, rmsNormEps: 1e-5,
     tieWordEmbeddings: shared, bosTokenId: 1, eosTokenId: 2,
   });
-  const tensors: TensorToWrite[] = [{ name: 'model.embed_tokens.weight', shape: [vocab, dim], data: embed }];
+  const tensors: TensorToWrite[] = [
+    { name: 'model.embed_tokens.weight', shape: [vocab, dim], data: embed },
+  ];
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}.`;
     tensors.push(
       { name: p + 'input_layernorm.weight', shape: [dim], data: attnNorm[l]! },
-      { name: p + 'self_attn.q_proj.weight', shape: [dim, dim], data: pairsToHalves(wq[l]!, heads, hs, dim) },
-      { name: p + 'self_attn.k_proj.weight', shape: [kv, dim], data: pairsToHalves(wk[l]!, kvHeads, hs, dim) },
+      {
+        name: p + 'self_attn.q_proj.weight',
+        shape: [dim, dim],
+        data: pairsToHalves(wq[l]!, heads, hs, dim),
+      },
+      {
+        name: p + 'self_attn.k_proj.weight',
+        shape: [kv, dim],
+        data: pairsToHalves(wk[l]!, kvHeads, hs, dim),
+      },
       { name: p + 'self_attn.v_proj.weight', shape: [kv, dim], data: wv[l]! },
       { name: p + 'self_attn.o_proj.weight', shape: [dim, dim], data: wo[l]! },
       { name: p + 'post_attention_layernorm.weight', shape: [dim], data: ffnNorm[l]! },

@@ -51,11 +51,16 @@ export class Model {
   readonly hfConfig: Record<string, unknown>;
   private readonly table: NativeParam[];
 
-  private constructor(config: ModelConfig, hfConfig: Record<string, unknown>, options: ModelOptions) {
+  private constructor(
+    config: ModelConfig,
+    hfConfig: Record<string, unknown>,
+    options: ModelOptions,
+  ) {
     this.config = config;
     this.hfConfig = hfConfig;
     try {
-      this.handle = new (native().NativeModel)(nativeConfig(config), options.threads ?? availableParallelism());
+      const threads = options.threads ?? availableParallelism();
+      this.handle = new (native().NativeModel)(nativeConfig(config), threads);
     } catch (err) {
       throw toEngineError(err, 'creating the model');
     }
@@ -71,7 +76,10 @@ export class Model {
       const ignorable = name.endsWith('.rotary_emb.inv_freq') ||
         (name === 'lm_head.weight' && ckpt.config.tieWordEmbeddings);
       if (!expected.has(name) && !ignorable) {
-        throw new EngineError('INVALID_MODEL', `${dir}: unexpected tensor "${name}"; config.json does not describe these weights`);
+        throw new EngineError(
+          'INVALID_MODEL',
+          `${dir}: unexpected tensor "${name}"; config.json does not describe these weights`,
+        );
       }
     }
     for (const p of model.table) {
@@ -79,7 +87,11 @@ export class Model {
       if (!file) throw new EngineError('INVALID_MODEL', `${dir}: tensor "${p.name}" is missing`);
       const shape = file.tensors.get(p.name)!.shape;
       if (shape.join(',') !== p.shape.join(',')) {
-        throw new EngineError('INVALID_MODEL', `${file.path}: tensor "${p.name}" has shape [${shape}], config.json implies [${p.shape}]`);
+        throw new EngineError(
+          'INVALID_MODEL',
+          `${file.path}: tensor "${p.name}" has shape [${shape}], config.json implies ` +
+            `[${p.shape}]`,
+        );
       }
       model.writeParameter(p.name, await readTensor(file, p.name));
     }
@@ -87,7 +99,10 @@ export class Model {
   }
 
   /** A model with Hugging Face-style random weights; the same seed gives the same weights. */
-  static random(config: ModelConfig, options: ModelOptions & { seed: number; initStd?: number }): Model {
+  static random(
+    config: ModelConfig,
+    options: ModelOptions & { seed: number; initStd?: number },
+  ): Model {
     const model = new Model(config, toHfConfig(config), options);
     try {
       model.handle.initRandom(options.seed, options.initStd ?? defaultInitStd);
@@ -136,7 +151,10 @@ export class Model {
   writeParameter(name: string, data: Float32Array): void {
     const p = this.entry(name);
     if (data.length !== p.size) {
-      throw new EngineError('INVALID_ARGUMENT', `${name} holds ${p.size} values, got ${data.length}`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `${name} holds ${p.size} values, got ${data.length}`,
+      );
     }
     try {
       this.handle.writeParam(name, data);

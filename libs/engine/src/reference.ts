@@ -36,11 +36,16 @@ export interface ReferenceResult {
 const format = 'delta-engine-reference/1';
 
 /** The cache key of a (model, data, tokenization, scoring) combination. */
-export function referenceKey(modelDigest: string, pairs: readonly PreferencePair[], options: ReferenceOptions): string {
+export function referenceKey(
+  modelDigest: string,
+  pairs: readonly PreferencePair[],
+  options: ReferenceOptions,
+): string {
   const data = createHash('sha256');
   for (const p of pairs) {
     for (const side of pairSides(p)) {
-      const [ids, scored] = 'prompt' in side ? [side.prompt, side.response] : [side.ids, side.lossMask];
+      const [ids, scored] =
+        'prompt' in side ? [side.prompt, side.response] : [side.ids, side.lossMask];
       data.update(Int32Array.from(ids));
       data.update('|');
       data.update(Int32Array.from(scored));
@@ -51,11 +56,19 @@ export function referenceKey(modelDigest: string, pairs: readonly PreferencePair
   // what decides which tokens are scored stays in.
   const scoring = { tokens: 'response', maxLength: options.maxLength ?? null, dtype: 'float32' };
   return createHash('sha256')
-    .update(JSON.stringify({ format, model: modelDigest, data: data.digest('hex'), tokenization: options.tokenization, scoring }))
+    .update(
+      JSON.stringify({
+        format,
+        model: modelDigest,
+        data: data.digest('hex'),
+        tokenization: options.tokenization,
+        scoring,
+      }),
+    )
     .digest('hex');
 }
 
-/** Reference log-probs of every pair, read from the cache when present, else computed and stored. */
+/** Reference log-probs of every pair: read from the cache when present, else computed, stored. */
 export async function referenceLogProbs(
   model: Model,
   pairs: readonly PreferencePair[],
@@ -100,7 +113,11 @@ async function readCache(file: string, key: string, pairs: number): Promise<Refe
     throw toEngineError(err, `reading the reference cache ${file}`);
   }
   if (parsed.format !== format || parsed.key !== key || parsed.values?.length !== pairs) {
-    throw new EngineError('INVALID_STATE', `${file} does not hold ${pairs} reference log-probs for key ${key}; delete it to recompute`);
+    throw new EngineError(
+      'INVALID_STATE',
+      `${file} does not hold ${pairs} reference log-probs for key ${key}; delete it to ` +
+        `recompute`,
+    );
   }
   return parsed.values;
 }

@@ -31,7 +31,10 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsFi
     await fh.read(head, 0, 8, 0);
     const n = Number(head.readBigUInt64LE(0));
     if (size < 8 || n <= 0 || 8 + n > size) {
-      throw new EngineError('INVALID_MODEL', `${path}: header length ${n} does not fit a ${size}-byte file`);
+      throw new EngineError(
+        'INVALID_MODEL',
+        `${path}: header length ${n} does not fit a ${size}-byte file`,
+      );
     }
     const json = Buffer.alloc(n);
     await fh.read(json, 0, n, 8);
@@ -73,7 +76,8 @@ function checkEntry(path: string, name: string, v: unknown, dataStart: number, s
   const count = (e.shape as number[]).reduce((a, d) => a * d, 1);
   const width = elementBytes[e.dtype];
   if (width !== undefined && en - b !== count * width) {
-    throw bad(`holds ${en - b} bytes, but ${e.dtype} ${JSON.stringify(e.shape)} needs ${count * width}`);
+    const shape = JSON.stringify(e.shape);
+    throw bad(`holds ${en - b} bytes, but ${e.dtype} ${shape} needs ${count * width}`);
   }
   if (b < 0 || en < b || dataStart + en > size) throw bad('points past the end of the file');
   return { dtype: e.dtype, shape: e.shape as number[], begin: dataStart + b, end: dataStart + en };
@@ -84,7 +88,10 @@ export async function readTensor(file: SafetensorsFile, name: string): Promise<F
   const e = file.tensors.get(name);
   if (!e) throw new EngineError('INVALID_MODEL', `${file.path}: tensor "${name}" is missing`);
   if (!(e.dtype in elementBytes)) {
-    throw new EngineError('UNSUPPORTED', `${file.path}: tensor "${name}" has dtype ${e.dtype} (F32, F16, BF16, F64 supported)`);
+    throw new EngineError(
+      'UNSUPPORTED',
+      `${file.path}: tensor "${name}" has dtype ${e.dtype} (F32, F16, BF16, F64 supported)`,
+    );
   }
   const bytes = Buffer.alloc(e.end - e.begin);
   const fh = await open(file.path, 'r').catch((err: unknown) => {
@@ -147,7 +154,11 @@ export async function writeSafetensors(
   let offset = 0;
   for (const t of tensors) {
     const bytes = t.data.length * width;
-    header[t.name] = { dtype: dtype === 'float32' ? 'F32' : 'BF16', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    header[t.name] = {
+      dtype: dtype === 'float32' ? 'F32' : 'BF16',
+      shape: t.shape,
+      data_offsets: [offset, offset + bytes],
+    };
     offset += bytes;
   }
   let json = Buffer.from(JSON.stringify(header), 'utf8');

@@ -3,7 +3,12 @@
 // metrics. Gradient accumulation is exact: the loss is normalised by the whole batch.
 import { EngineError, toEngineError } from './errors.js';
 import {
-  packSequences, pairSides, scoredTokens, type PaddingOptions, type PreferencePair, type ScoredSequence,
+  packSequences,
+  pairSides,
+  scoredTokens,
+  type PaddingOptions,
+  type PreferencePair,
+  type ScoredSequence,
 } from './batch.js';
 import type { Model } from './model.js';
 import { native, type NativeBatch, type NativeStepMetrics, type NativeTrainer } from './native.js';
@@ -53,7 +58,11 @@ export interface TrainerConfig {
 }
 
 /** The delta-learning paper's recipe: length-normalised DPO, beta 5, lr 5e-8, cosine to 0.1 lr. */
-export function paperRecipe(totalSteps: number, microBatchSize: number, maxLength: number): TrainerConfig {
+export function paperRecipe(
+  totalSteps: number,
+  microBatchSize: number,
+  maxLength: number,
+): TrainerConfig {
   return {
     loss: { type: 'dpo_norm', beta: 5 },
     optimizer: { lr: 5e-8, weightDecay: 0 },
@@ -101,7 +110,10 @@ export class Trainer {
     this.model = model;
     this.config = config;
     this.preference = config.loss.type !== 'sft';
-    this.padding = { padSide: config.padding?.padSide ?? 'right', padId: config.padding?.padId ?? 0 };
+    this.padding = {
+      padSide: config.padding?.padSide ?? 'right',
+      padId: config.padding?.padId ?? 0,
+    };
     const s = config.schedule;
     const warmup = s.warmupSteps ?? Math.round((s.warmupRatio ?? 0) * s.totalSteps);
     if (!Number.isInteger(config.microBatchSize) || config.microBatchSize < 1) {
@@ -183,21 +195,31 @@ export class Trainer {
     const V = this.model.config.vocabSize;
     const micro: NativeBatch[] = [];
     if (!this.preference) {
-      if (!('examples' in batch)) throw new EngineError('INVALID_ARGUMENT', 'the sft loss takes { examples }');
+      if (!('examples' in batch)) {
+        throw new EngineError('INVALID_ARGUMENT', 'the sft loss takes { examples }');
+      }
       for (let i = 0; i < batch.examples.length; i += size) {
-        micro.push(packSequences(batch.examples.slice(i, i + size), V, this.padding, maxLength, (k) => `example ${i + k}`));
+        const chunk = batch.examples.slice(i, i + size);
+        micro.push(packSequences(chunk, V, this.padding, maxLength, (k) => `example ${i + k}`));
       }
       return { micro, ref: null, refCounts: null };
     }
 
-    if (!('pairs' in batch)) throw new EngineError('INVALID_ARGUMENT', `the ${this.config.loss.type} loss takes { pairs }`);
+    if (!('pairs' in batch)) {
+      const loss = this.config.loss.type;
+      throw new EngineError('INVALID_ARGUMENT', `the ${loss} loss takes { pairs }`);
+    }
     const pairs = batch.pairs;
     if (pairs.length === 0) throw new EngineError('INVALID_ARGUMENT', 'the batch has no pairs');
     pairs.forEach((p, i) => {
       const sides = pairSides(p);
       for (const [k, side] of (['chosen', 'rejected'] as const).entries()) {
         if (scoredTokens(sides[k]!) === 0) {
-          throw new EngineError('INVALID_ARGUMENT', `pair ${i}: the ${side} response is empty (truncated away?); an empty response has no log-prob and would make a length-normalised loss 0/0`);
+          throw new EngineError(
+            'INVALID_ARGUMENT',
+            `pair ${i}: the ${side} response is empty (truncated away?); an empty response has ` +
+              `no log-prob and would make a length-normalised loss 0/0`,
+          );
         }
       }
     });
@@ -212,7 +234,11 @@ export class Trainer {
     if (!needsRef) return { micro, ref: null, refCounts: null };
     const r = batch.reference;
     if (!r || r.length !== pairs.length) {
-      throw new EngineError('INVALID_ARGUMENT', `the ${this.config.loss.type} loss needs reference log-probs for each of the ${pairs.length} pairs (got ${r?.length ?? 0}); compute them with referenceLogProbs`);
+      throw new EngineError(
+        'INVALID_ARGUMENT',
+        `the ${this.config.loss.type} loss needs reference log-probs for each of the ` +
+          `${pairs.length} pairs (got ${r?.length ?? 0}); compute them with referenceLogProbs`,
+      );
     }
     const ref = new Float64Array(2 * pairs.length);
     const refCounts = new Int32Array(2 * pairs.length);

@@ -154,7 +154,8 @@ void Model<F>::validate(const HostBatch& b) const {
     }
     if (b.targets != nullptr && b.targets[n] != -1) {
       if (b.targets[n] < 0 || b.targets[n] >= dims_.V) {
-        fail(ErrorCode::kInvalidArgument, "target id at " + where(n) + " is outside the vocabulary");
+        fail(ErrorCode::kInvalidArgument,
+             "target id at " + where(n) + " is outside the vocabulary");
       }
       if (b.mask[n] == 0) {
         fail(ErrorCode::kInvalidArgument, "target at " + where(n) + " is on a masked position");

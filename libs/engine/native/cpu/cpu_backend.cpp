@@ -155,8 +155,8 @@ void CpuBackend<F>::attention_backward(F* dqkv, const F* datt, const F* qkv, F* 
                                        const int32_t* mask, int64_t B, int64_t T, int64_t NH,
                                        int64_t NKV, int64_t HS, int64_t window) {
   F* scratch = attention_scratch(static_cast<int64_t>(threads_) * T * T);
-  flops_ += ops::attention_backward(dqkv, datt, qkv, probs, mask, B, T, NH, NKV, HS, window, scratch,
-                          threads_);
+  flops_ += ops::attention_backward(dqkv, datt, qkv, probs, mask, B, T, NH, NKV, HS, window,
+                                    scratch, threads_);
 }
 
 template <typename F>

@@ -339,7 +339,9 @@ class NativeTrainer : public Napi::ObjectWrap<NativeTrainer> {
           env, model_->busy(),
           [this, in, apply, metrics] { *metrics = trainer_->step(in, apply); },
           [metrics](Napi::Env e) { return metrics_object(e, *metrics); });
-      for (uint32_t i = 0; i < arr.Length(); i++) hold_batch(w, arr.Get(i).As<Napi::Object>(), true);
+      for (uint32_t i = 0; i < arr.Length(); i++) {
+        hold_batch(w, arr.Get(i).As<Napi::Object>(), true);
+      }
       if (in.ref) w->hold(info[1]);
       if (in.ref_counts) w->hold(info[2]);
       w->hold(Value());

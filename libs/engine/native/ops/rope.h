@@ -7,7 +7,8 @@
 
 namespace delta::ops {
 
-// cos/sin[N, half] for each row's position; the angle is formed in the compute type like the references.
+// cos/sin[N, half] for each row's position; the angle is formed in the compute type, as the
+// reference implementations do.
 template <typename F>
 void rope_tables(F* cos_out, F* sin_out, const int32_t* pos, const F* inv_freq, int64_t N,
                  int64_t half, int threads) {
