@@ -1,6 +1,7 @@
 // Reads prompt files in JSON Lines: `{"id","prompt"}` or `{"id","messages":[...]}` per line, or
-// another shape through a field mapping (GSM8K's `{"question","answer"}`). A bad line is reported
-// with its number and reason and the rest are still read; blank lines are not records.
+// another shape through a field mapping (GSM8K's `{"question","answer"}`), with optional "task",
+// "reference" and "metadata" carried along. A bad line is reported with its number and reason
+// and the rest are still read; blank lines are not records.
 import { createReadStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { LmError } from './errors.js';
@@ -11,6 +12,12 @@ export interface PromptRecord {
   id: string;
   messages: ChatMessage[];
   line: number;
+  /** The line's "task" field, when it has one, so a scorer can be found downstream. */
+  task?: string;
+  /** The line's "reference" answer (a number is kept as its text), for verifiers. */
+  reference?: string;
+  /** The line's "metadata" object, values as text, carried through unchanged. */
+  metadata?: Record<string, string>;
 }
 
 /** A line that is not a usable prompt, and why. */
@@ -34,7 +41,51 @@ export const GSM8K_MAPPING: PromptMapping = { promptField: 'question', idPrefix:
 
 const ROLES = new Set(['system', 'user', 'assistant']);
 
+type Extras = Pick<PromptRecord, 'task' | 'reference' | 'metadata'>;
+
+/** The optional fields a line may carry beside its prompt, or why they are unusable. */
+function parseExtras(rec: Record<string, unknown>): Extras | string {
+  const extras: Extras = {};
+  const task = rec['task'];
+  if (task !== undefined) {
+    if (typeof task !== 'string') return 'field "task" must be a string';
+    extras.task = task;
+  }
+  const reference = rec['reference'];
+  if (reference !== undefined) {
+    if (typeof reference === 'string') extras.reference = reference;
+    else if (typeof reference === 'number' && Number.isFinite(reference))
+      extras.reference = String(reference);
+    else return 'field "reference" must be a string or a number';
+  }
+  const metadata = rec['metadata'];
+  if (metadata !== undefined) {
+    if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata))
+      return 'field "metadata" must be an object';
+    const out: Record<string, string> = {};
+    for (const [key, v] of Object.entries(metadata)) {
+      if (typeof v === 'string') out[key] = v;
+      else if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean')
+        out[key] = String(v);
+      else return `metadata.${key} must be a string, a number or a boolean`;
+    }
+    extras.metadata = out;
+  }
+  return extras;
+}
+
 function parseRecord(
+  value: unknown,
+  index: number,
+  mapping: PromptMapping,
+): Omit<PromptRecord, 'line'> | string {
+  const parsed = parsePrompt(value, index, mapping);
+  if (typeof parsed === 'string') return parsed;
+  const extras = parseExtras(value as Record<string, unknown>);
+  return typeof extras === 'string' ? extras : { ...parsed, ...extras };
+}
+
+function parsePrompt(
   value: unknown,
   index: number,
   mapping: PromptMapping,

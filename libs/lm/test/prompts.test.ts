@@ -51,6 +51,38 @@ describe('readPromptsJsonl', () => {
     ]);
   });
 
+  it('carries task, reference and metadata along, and rejects unusable ones by line', async () => {
+    const file = join(tempDir('prompts'), 'extras.jsonl');
+    writeFileSync(
+      file,
+      [
+        '{"id": "a", "prompt": "2+3?", "task": "arith", "reference": 5, ' +
+          '"metadata": {"source": "hand", "level": 1, "checked": true}}',
+        '{"id": "b", "prompt": "x", "task": 3}',
+        '{"id": "c", "prompt": "x", "reference": [1]}',
+        '{"id": "d", "prompt": "x", "metadata": {"k": {"nested": 1}}}',
+        '{"id": "e", "prompt": "plain"}',
+      ].join('\n'),
+    );
+    const { prompts, rejected } = await readPromptsJsonl(file);
+    expect(prompts).toEqual([
+      {
+        id: 'a',
+        messages: [{ role: 'user', content: '2+3?' }],
+        line: 1,
+        task: 'arith',
+        reference: '5',
+        metadata: { source: 'hand', level: '1', checked: 'true' },
+      },
+      { id: 'e', messages: [{ role: 'user', content: 'plain' }], line: 5 },
+    ]);
+    expect(rejected.map((r) => r.reason)).toEqual([
+      'line 2: field "task" must be a string',
+      'line 3: field "reference" must be a string or a number',
+      'line 4: metadata.k must be a string, a number or a boolean',
+    ]);
+  });
+
   it("maps GSM8K's question/answer shape, with ids that match its model solutions", async () => {
     const { prompts, rejected } = await readPromptsJsonl(
       join(SHARED_DATA, 'gsm8k', 'test.jsonl'),
