@@ -1,6 +1,7 @@
 // Trainer checkpoints: the weights as a Hugging Face folder, the AdamW moments as a
 // safetensors file, and the step count and configs as JSON, so a killed job resumes
-// bit-exactly. The caller's own state (a data position) rides along in `extra`.
+// bit-exactly. The caller's own state (a data position) rides along in `extra`. A step draws
+// no random numbers (there is no dropout), so there is no generator state to save.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';

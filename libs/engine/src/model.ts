@@ -34,9 +34,11 @@ export interface Logits {
   V: number;
 }
 
-/** Summed log-prob of a response given its prompt, and the number of response tokens. */
+/** Log-prob of a response given its prompt: summed, per token, and the token count. */
 export interface SequenceLogProb {
   sum: number;
+  /** sum / tokens (NaN for an empty response, which has no per-token log-prob). */
+  mean: number;
   tokens: number;
 }
 
@@ -223,7 +225,9 @@ export class Model {
       } catch (err) {
         throw toEngineError(err, 'sequence log-probs');
       }
-      for (let b = 0; b < batch.B; b++) out.push({ sum: sums[b]!, tokens: counts[b]! });
+      for (let b = 0; b < batch.B; b++) {
+        out.push({ sum: sums[b]!, mean: sums[b]! / counts[b]!, tokens: counts[b]! });
+      }
     }
     return out;
   }

@@ -94,6 +94,8 @@ describe('reference cache', () => {
     expect(second.cached).toBe(true);
     expect(second.values).toEqual(first.values);
     expect(first.values[0]!.chosenTokens).toBe(pairs[0]!.chosen.length);
+    const [scored] = await model.sequenceLogProbs([{ prompt: pairs[0]!.prompt, response: pairs[0]!.chosen }]);
+    expect(scored!.mean).toBeCloseTo(first.values[0]!.chosen / pairs[0]!.chosen.length, 6);
 
     const keys = new Set([first.key]);
     keys.add((await referenceLogProbs(model, pairs, { tokenization: 'chat-v2', cacheDir })).key);
