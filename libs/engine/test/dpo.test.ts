@@ -47,7 +47,8 @@ describe('step one, policy == reference', () => {
 
   it('refuses beta 0 and a missing reference, which would pin the loss at ln 2', async () => {
     const { model, pairs } = await setup();
-    expect(() => new Trainer(model, config({ loss: { type: 'sigmoid', beta: 0 } }))).toThrow(/beta must be positive/);
+    const zeroBeta = config({ loss: { type: 'sigmoid', beta: 0 } });
+    expect(() => new Trainer(model, zeroBeta)).toThrow(/beta must be positive/);
     const trainer = new Trainer(model, config());
     await expect(trainer.step({ pairs })).rejects.toThrow(/needs reference log-probs/);
   });
@@ -55,7 +56,9 @@ describe('step one, policy == reference', () => {
   it('refuses reference log-probs computed over other tokens', async () => {
     const { model, pairs, reference } = await setup();
     const trainer = new Trainer(model, config());
-    const stale = reference.map((r, i) => (i === 3 ? { ...r, chosenTokens: r.chosenTokens + 1 } : r));
+    const stale = reference.map((r, i) =>
+      i === 3 ? { ...r, chosenTokens: r.chosenTokens + 1 } : r,
+    );
     const err = await trainer.step({ pairs, reference: stale }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect((err as EngineError).code).toBe('INVALID_ARGUMENT');
@@ -73,14 +76,17 @@ describe('gradient accumulation (case 12)', () => {
         // Adam's first update is lr * g / (|g| + eps): float noise (~1e-8) in near-zero gradient
         // entries would be blown up to full-size differences by a tiny eps; 1e-4 keeps it small.
         const trainer = new Trainer(model, config({
-          loss: { type, beta: 0.5, nllAlpha: 0.1 }, optimizer: { lr: 1e-3, eps: 1e-4 }, microBatchSize,
+          loss: { type, beta: 0.5, nllAlpha: 0.1 },
+          optimizer: { lr: 1e-3, eps: 1e-4 },
+          microBatchSize,
         }));
         const before = allParams(model);
         const grads = await trainer.computeGradients({ pairs, reference });
         const gradient = model.parameters().map((p) => trainer.readGradient(p.name));
         await trainer.step({ pairs, reference });
         const after = allParams(model);
-        results.push({ grads, gradient, delta: after.map((a, i) => a.map((x, j) => x - before[i]![j]!)) });
+        const delta = after.map((a, i) => a.map((x, j) => x - before[i]![j]!));
+        results.push({ grads, gradient, delta });
       }
       const [one, eight] = results as [typeof results[0], typeof results[0]];
       expect(eight.grads.loss).toBeCloseTo(one.grads.loss, 6);
@@ -97,13 +103,19 @@ describe('gradient accumulation (case 12)', () => {
 describe('padding (case 7)', () => {
   it('gives the same log-probs, loss and gradients for either side and any pad id', async () => {
     const seen = [];
-    for (const padding of [{ padSide: 'right', padId: 0 }, { padSide: 'left', padId: 0 }, { padSide: 'left', padId: 37 }] as const) {
+    const paddings = [
+      { padSide: 'right', padId: 0 },
+      { padSide: 'left', padId: 0 },
+      { padSide: 'left', padId: 37 },
+    ] as const;
+    for (const padding of paddings) {
       const { model, pairs, reference } = await setup();
       const scored = await model.sequenceLogProbs(
         pairs.map((p) => ({ prompt: p.prompt, response: p.chosen })), { ...padding, batchSize: 8 });
       const trainer = new Trainer(model, config({ padding }));
       const m = await trainer.computeGradients({ pairs, reference });
-      seen.push({ scored, m, grad: trainer.readGradient('model.layers.1.self_attn.q_proj.weight') });
+      const grad = trainer.readGradient('model.layers.1.self_attn.q_proj.weight');
+      seen.push({ scored, m, grad });
     }
     for (const s of seen.slice(1)) {
       expect(s.scored).toEqual(seen[0]!.scored);
@@ -114,13 +126,14 @@ describe('padding (case 7)', () => {
 });
 
 describe('empty responses (case 5)', () => {
-  it.each(['dpo_norm', 'sigmoid'] as const)('%s: rejects a truncated-away response, naming the pair', async (type) => {
+  it.each(['dpo_norm', 'sigmoid'] as const)('%s: rejects an empty response, naming the pair', async (type) => {
     const { model, reference } = await setup();
     const pairs: PromptPair[] = toyPairs(8, V, 11);
     pairs[5] = { ...pairs[5]!, rejected: [] };
     const trainer = new Trainer(model, config({ loss: { type, beta: 0.5 } }));
     const before = model.readParameter('model.norm.weight');
-    await expect(trainer.step({ pairs, reference })).rejects.toThrow(/pair 5: the rejected response is empty/);
+    await expect(trainer.step({ pairs, reference }))
+      .rejects.toThrow(/pair 5: the rejected response is empty/);
     expect(model.readParameter('model.norm.weight')).toEqual(before);
   });
 });
@@ -134,7 +147,9 @@ describe('determinism (case 13)', () => {
       for (let s = 0; s < 4; s++) await trainer.step({ pairs, reference });
       finals.push(allParams(model));
     }
-    finals[0]!.forEach((p, i) => expect(Buffer.from(p.buffer).equals(Buffer.from(finals[1]![i]!.buffer))).toBe(true));
+    finals[0]!.forEach((p, i) => {
+      expect(Buffer.from(p.buffer).equals(Buffer.from(finals[1]![i]!.buffer))).toBe(true);
+    });
   });
 });
 
@@ -159,7 +174,8 @@ describe('precision (case 9)', () => {
       expect(scored[i]!.sum).toBeCloseTo(want, 0);
       expect(Math.abs(scored[i]!.sum - want) / Math.abs(want)).toBeLessThan(1e-5);
     }
-    const reference: ReferenceLogProb[] = (await referenceLogProbs(model, pairs, { tokenization: 'toy' })).values;
+    const reference: ReferenceLogProb[] =
+      (await referenceLogProbs(model, pairs, { tokenization: 'toy' })).values;
     const trainer = new Trainer(model, config());
     const m = await trainer.step({ pairs, reference });
     for (const v of [m.loss, m.gradNorm, m.rewardsChosen, m.rewardsRejected, m.logpsChosen]) {
@@ -186,7 +202,8 @@ describe('learning', () => {
     const accuracy: number[] = [];
     for (let s = 0; s < 40; s++) {
       const batch = train.slice((s % 4) * 8, (s % 4) * 8 + 8);
-      const m = await trainer.step({ pairs: batch, reference: reference.slice((s % 4) * 8, (s % 4) * 8 + 8) });
+      const at = (s % 4) * 8;
+      const m = await trainer.step({ pairs: batch, reference: reference.slice(at, at + 8) });
       accuracy.push(m.rewardsAccuracy);
     }
     const held = await trainer.computeGradients({ pairs: heldOut, reference: heldRef });
@@ -197,11 +214,14 @@ describe('learning', () => {
 });
 
 describe('pairs given as whole sequences with loss masks', () => {
-  it('score exactly like prompt + response pairs, and a multi-turn mask scores every turn', async () => {
+  const maskOf = (prompt: readonly number[], response: readonly number[]) =>
+    [...prompt.map(() => 0), ...response.map(() => 1)];
+
+  it('score like prompt + response pairs, and a multi-turn mask scores every turn', async () => {
     const { model, pairs, reference } = await setup();
     const masked = pairs.map((p) => ({
-      chosen: { ids: [...p.prompt, ...p.chosen], lossMask: [...p.prompt.map(() => 0), ...p.chosen.map(() => 1)] },
-      rejected: { ids: [...p.prompt, ...p.rejected], lossMask: [...p.prompt.map(() => 0), ...p.rejected.map(() => 1)] },
+      chosen: { ids: [...p.prompt, ...p.chosen], lossMask: maskOf(p.prompt, p.chosen) },
+      rejected: { ids: [...p.prompt, ...p.rejected], lossMask: maskOf(p.prompt, p.rejected) },
     }));
     const a = await new Trainer(model, config()).computeGradients({ pairs, reference });
     const b = await new Trainer(model, config()).computeGradients({ pairs: masked, reference });
@@ -218,6 +238,7 @@ describe('pairs given as whole sequences with loss masks', () => {
     ]);
     expect(both!.tokens).toBe(5);
     expect(both!.sum).toBeCloseTo(first!.sum + second!.sum, 5);
-    await expect(model.sequenceLogProbs([{ ids, lossMask: [1, ...lossMask.slice(1)] }])).rejects.toThrow(/lossMask\[0\] is set/);
+    const bad = [{ ids, lossMask: [1, ...lossMask.slice(1)] }];
+    await expect(model.sequenceLogProbs(bad)).rejects.toThrow(/lossMask\[0\] is set/);
   });
 });

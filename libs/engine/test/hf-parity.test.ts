@@ -6,7 +6,13 @@ import { Model, Trainer, type LossType } from '../src/index.js';
 import { fixture, golden, maxAbs, maxAbsDiff } from './helpers.js';
 
 interface LossGolden {
-  config: { type: LossType; beta: number; labelSmoothing: number; nllAlpha: number; simpoGamma: number };
+  config: {
+    type: LossType;
+    beta: number;
+    labelSmoothing: number;
+    nllAlpha: number;
+    simpoGamma: number;
+  };
   loss: number;
   grad_norm: number;
   grad: Record<string, number[]>;
@@ -45,7 +51,10 @@ describe.each(['llama3', 'qwen2', 'mistral'])('%s checkpoint', (name) => {
 
   it('gives the response log-probs transformers gives', async () => {
     const model = await Model.load(fixture(name), { threads: 2 });
-    const seqs = pairs.flatMap((p) => [{ prompt: p.prompt, response: p.chosen }, { prompt: p.prompt, response: p.rejected }]);
+    const seqs = pairs.flatMap((p) => [
+      { prompt: p.prompt, response: p.chosen },
+      { prompt: p.prompt, response: p.rejected },
+    ]);
     const got = await model.sequenceLogProbs(seqs);
     got.forEach((s, i) => expect(s.sum).toBeCloseTo(g.pair_logps[i >> 1]![i % 2]!, 4));
     expect(got.map((s) => s.tokens)).toEqual([4, 2, 2, 5]);

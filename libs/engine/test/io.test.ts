@@ -34,7 +34,8 @@ describe('save and load', () => {
     ['one file', {}],
     ['shards', { maxShardBytes: 20_000 }],
   ])('round-trips every weight bit-exactly as %s', async (_, options) => {
-    const model = Model.random({ ...presets.tiny, architecture: 'qwen2', qkvBias: true, tieWordEmbeddings: true }, { seed: 4, threads: 1 });
+    const config = { ...presets.tiny, architecture: 'qwen2', qkvBias: true, tieWordEmbeddings: true } as const;
+    const model = Model.random(config, { seed: 4, threads: 1 });
     const dir = await scratch();
     await model.save(dir, options);
     const again = await Model.load(dir, { threads: 1 });
@@ -72,20 +73,27 @@ describe('save and load', () => {
 describe('bad checkpoints', () => {
   async function copyOf(name: string): Promise<string> {
     const dir = await scratch();
-    for (const f of ['config.json', 'model.safetensors']) await copyFile(path.join(fixture(name), f), path.join(dir, f));
+    for (const f of ['config.json', 'model.safetensors']) {
+      await copyFile(path.join(fixture(name), f), path.join(dir, f));
+    }
     return dir;
   }
 
   it('rejects an unknown architecture by name', async () => {
     const dir = await copyOf('llama3');
     const raw = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...raw, architectures: ['GPT2LMHeadModel'], model_type: 'gpt2' }));
-    await expectEngineError(Model.load(dir), 'UNSUPPORTED', /architecture "GPT2LMHeadModel" is not supported/);
+    const gpt2 = { ...raw, architectures: ['GPT2LMHeadModel'], model_type: 'gpt2' };
+    await writeFile(path.join(dir, 'config.json'), JSON.stringify(gpt2));
+    await expectEngineError(Model.load(dir), 'UNSUPPORTED', /"GPT2LMHeadModel" is not supported/);
   });
 
   it('rejects unsupported RoPE scaling and activations', () => {
-    const base = { architectures: ['LlamaForCausalLM'], vocab_size: 8, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2 };
-    expect(() => parseHfConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } })).toThrow(/rope_type "yarn" is not supported/);
+    const base = {
+      architectures: ['LlamaForCausalLM'], vocab_size: 8, hidden_size: 8, intermediate_size: 8,
+      num_hidden_layers: 1, num_attention_heads: 2,
+    };
+    const yarn = { ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } };
+    expect(() => parseHfConfig(yarn)).toThrow(/rope_type "yarn" is not supported/);
     expect(() => parseHfConfig({ ...base, hidden_act: 'gelu' })).toThrow(/hidden_act/);
     expect(() => parseHfConfig({ ...base, hidden_size: undefined })).toThrow(/"hidden_size" is missing/);
   });
@@ -95,7 +103,8 @@ describe('bad checkpoints', () => {
     await writeFile(path.join(dir, 'config.json'), '{"architectures": ["LlamaForCausalLM"],');
     await expectEngineError(Model.load(dir), 'INVALID_MODEL', /config.json is not valid JSON/);
     await copyFile(path.join(fixture('llama3'), 'config.json'), path.join(dir, 'config.json'));
-    await expectEngineError(Model.load(dir), 'INVALID_MODEL', /expected model.safetensors or model.safetensors.index.json/);
+    await expectEngineError(Model.load(dir), 'INVALID_MODEL',
+      /expected model.safetensors or model.safetensors.index.json/);
   });
 
   it('rejects a truncated safetensors file', async () => {
@@ -112,17 +121,20 @@ describe('bad checkpoints', () => {
     const dir = await copyOf('llama3');
     const raw = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...raw, intermediate_size: 48 }));
-    await expectEngineError(Model.load(dir), 'INVALID_MODEL', /"model.layers.0.mlp.gate_proj.weight" has shape \[64,32\], config.json implies \[48,32\]/);
+    await expectEngineError(Model.load(dir), 'INVALID_MODEL',
+      /"model.layers.0.mlp.gate_proj.weight" has shape \[64,32\], config.json implies \[48,32\]/);
     await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...raw, num_hidden_layers: 1 }));
     await expectEngineError(Model.load(dir), 'INVALID_MODEL', /unexpected tensor "model.layers.1/);
     await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...raw, num_hidden_layers: 3 }));
-    await expectEngineError(Model.load(dir), 'INVALID_MODEL', /tensor "model.layers.2.input_layernorm.weight" is missing/);
+    await expectEngineError(Model.load(dir), 'INVALID_MODEL',
+      /tensor "model.layers.2.input_layernorm.weight" is missing/);
   });
 
   it('rejects a sharded index that names a missing shard', async () => {
     const dir = await scratch();
     await copyFile(path.join(fixture('mistral'), 'config.json'), path.join(dir, 'config.json'));
-    await copyFile(path.join(fixture('mistral'), 'model.safetensors.index.json'), path.join(dir, 'model.safetensors.index.json'));
+    const index = 'model.safetensors.index.json';
+    await copyFile(path.join(fixture('mistral'), index), path.join(dir, index));
     await expectEngineError(Model.load(dir), 'IO', /reading .*model-0000[1-3]-of-00003.safetensors/);
   });
 
@@ -140,7 +152,8 @@ describe('bad checkpoints', () => {
 describe('native errors', () => {
   it('arrive as EngineError with the position at fault', async () => {
     const model = Model.random(presets.tiny, { seed: 1, threads: 1 });
-    await expectEngineError(model.logits({ inputIds: [[1, 2, 999]] }), 'INVALID_ARGUMENT', /token id 999 at sequence 0, position 2 is outside the vocabulary/);
+    await expectEngineError(model.logits({ inputIds: [[1, 2, 999]] }), 'INVALID_ARGUMENT',
+      /token id 999 at sequence 0, position 2 is outside the vocabulary/);
   });
 
   it('refuse a second call while one is running', async () => {

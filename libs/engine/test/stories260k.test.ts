@@ -9,7 +9,9 @@ const g = golden<{ ids: number[]; first_logits_head: number[] }>('stories260k-gr
 
 it('decodes the same 256 greedy tokens from BOS as llama2.c run.c', async () => {
   const model = await Model.fromLlama2c(stories260k, { threads: 2 });
-  expect(model.config).toMatchObject({ hiddenSize: 64, numLayers: 5, numHeads: 8, numKvHeads: 4, vocabSize: 512 });
+  expect(model.config).toMatchObject({
+    hiddenSize: 64, numLayers: 5, numHeads: 8, numKvHeads: 4, vocabSize: 512,
+  });
   const ids = [1];
   for (let step = 0; step < 256; step++) {
     const { data, V } = await model.logits({ inputIds: [ids] });

@@ -31,15 +31,17 @@ const base: TrainerConfig = {
 };
 
 describe('schedules', () => {
+  const cos = (p: number) => (1 + Math.cos(Math.PI * p)) / 2;
   const expected: Record<ScheduleType, number[]> = {
     // lr 1, warmup 2 of 6 steps: warmup gives 0.5, 1; then decay progress p = (s - 2) / 4
     // is 0, 0.25, 0.5, 0.75 (Hugging Face's convention: the last step is not at zero).
     constant: [0.5, 1, 1, 1, 1, 1],
     linear: [0.5, 1, 1, 0.75, 0.5, 0.25],
-    cosine: [0.5, 1, 1, (1 + Math.cos(Math.PI / 4)) / 2, 0.5, (1 + Math.cos((3 * Math.PI) / 4)) / 2],
-    cosine_min_lr: [0.5, 1, 1, 0.1 + 0.9 * (1 + Math.cos(Math.PI / 4)) / 2, 0.55, 0.1 + 0.9 * (1 + Math.cos((3 * Math.PI) / 4)) / 2],
+    cosine: [0.5, 1, 1, cos(0.25), 0.5, cos(0.75)],
+    cosine_min_lr: [0.5, 1, 1, 0.1 + 0.9 * cos(0.25), 0.55, 0.1 + 0.9 * cos(0.75)],
   };
-  it.each(Object.keys(expected) as ScheduleType[])('%s with warmup gives the documented rates', async (type) => {
+  const types = Object.keys(expected) as ScheduleType[];
+  it.each(types)('%s with warmup gives the documented rates', async (type) => {
     const model = Model.random(presets.tiny, { seed: 1, threads: 1 });
     const pairs = toyPairs(2, V, 1);
     const trainer = new Trainer(model, {
@@ -88,7 +90,8 @@ describe('reference cache', () => {
     const cacheDir = await scratch();
     const pairs = toyPairs(6, V, 8);
     const model = Model.random(presets.tiny, { seed: 2, threads: 1 });
-    const first = await referenceLogProbs(model, pairs, { tokenization: 'chat-v1', cacheDir, batchSize: 4 });
+    const options = { tokenization: 'chat-v1', cacheDir };
+    const first = await referenceLogProbs(model, pairs, { ...options, batchSize: 4 });
     const second = await referenceLogProbs(model, pairs, { tokenization: 'chat-v1', cacheDir });
     expect(first.cached).toBe(false);
     expect(second.cached).toBe(true);
@@ -99,7 +102,7 @@ describe('reference cache', () => {
 
     const keys = new Set([first.key]);
     keys.add((await referenceLogProbs(model, pairs, { tokenization: 'chat-v2', cacheDir })).key);
-    keys.add((await referenceLogProbs(model, pairs.slice(1), { tokenization: 'chat-v1', cacheDir })).key);
+    keys.add((await referenceLogProbs(model, pairs.slice(1), options)).key);
     const other = Model.random(presets.tiny, { seed: 3, threads: 1 });
     keys.add((await referenceLogProbs(other, pairs, { tokenization: 'chat-v1', cacheDir })).key);
     expect(keys.size).toBe(4);
@@ -112,7 +115,11 @@ describe('SFT', () => {
     const model = Model.random(presets.tiny, { seed: 4, threads: 2 });
     const examples = toyPairs(8, V, 3).map((p) => ({ prompt: p.prompt, response: p.chosen }));
     const trainer = new Trainer(model, {
-      ...base, loss: { type: 'sft' }, optimizer: { lr: 1e-2 }, schedule: { type: 'constant', totalSteps: 30 }, microBatchSize: 3,
+      ...base,
+      loss: { type: 'sft' },
+      optimizer: { lr: 1e-2 },
+      schedule: { type: 'constant', totalSteps: 30 },
+      microBatchSize: 3,
     });
     const scored = await model.sequenceLogProbs(examples);
     const tokens = scored.reduce((a, s) => a + s.tokens, 0);
