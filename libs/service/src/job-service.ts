@@ -32,6 +32,8 @@ export interface ServiceContext {
   readonly telemetry: Telemetry;
   /** This instance's identity; it owns and resumes the jobs it started. */
   readonly instanceId: string;
+  /** The variables the service was started with, for its own settings (`readEnv(spec, env)`). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** A service built on the shared runtime: its RPC surface and the work its jobs do. */
@@ -133,6 +135,7 @@ export async function startJobService<J extends AnyJob>(
     stream,
     telemetry,
     instanceId: values.instanceId,
+    env: vars,
     roots: makeRoots(parseRootList(values.modelRoots), parseRootList(values.dataRoots),
       parseRootList(values.outputRoots)),
   };
