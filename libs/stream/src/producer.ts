@@ -36,7 +36,7 @@ export function toKafkaMessages<D extends DescMessage>(
 ) {
   return records.map((r) => ({
     key: r.key,
-    value: encodeValue(topic.schema, r.value),
+    value: r.value === null ? null : encodeValue(topic.schema, r.value),
     headers: injectContext({ ...r.headers }),
     ...(r.partition !== undefined ? { partition: r.partition } : {}),
   }));

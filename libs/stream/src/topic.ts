@@ -16,10 +16,13 @@ export function topic<D extends DescMessage>(name: string, schema: D): Topic<D> 
   return { name, schema };
 }
 
-/** A record to send: a key, a value (message or init object) and optional headers. */
+/**
+ * A record to send: a key, a value (message or init object) and optional headers. A `null`
+ * value is a tombstone: on a compacted topic it deletes the key.
+ */
 export interface OutgoingRecord<D extends DescMessage = DescMessage> {
   key: string;
-  value: MessageInitShape<D>;
+  value: MessageInitShape<D> | null;
   headers?: Record<string, string>;
   /** Force a partition; by default the key's hash picks it. */
   partition?: number;

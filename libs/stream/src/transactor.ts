@@ -1,6 +1,7 @@
 // Exactly-once consume-transform-produce: a read_committed consumer hands each fetched batch to
 // a transform, whose output records and the batch's input offsets commit in one Kafka
 // transaction. A failure aborts the transaction, and the batch is read and transformed again.
+// Work a clock triggers (timeouts) commits through transact(), never overlapping a batch.
 // Fencing of a zombie instance relies on a stable transactionalId per instance: kafkajs does
 // not send consumer-group metadata with the offsets (KIP-447).
 import type { DescMessage } from '@bufbuild/protobuf';
@@ -66,6 +67,13 @@ export interface TransactorRunOptions<T extends Topic> {
   }) => void;
   /** Called when the transactor stops for good on an error it will not retry. */
   onCrash?: (error: StreamError) => void;
+  /**
+   * Called with the offset the consumer reads next on a partition, counting transaction
+   * markers and aborted records it skipped: after each committed batch, and after fetches
+   * that held nothing but such records (which never reach the transform). A caller compares
+   * it with end offsets to tell when it has read a topic up to a point.
+   */
+  onPosition?: (info: { topic: string; partition: number; position: string }) => void;
 }
 
 /** Runs consume-transform-produce with exactly-once results. */
@@ -73,6 +81,9 @@ export class StreamTransactor {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly thrown = new ThrownErrors();
+  /** Serialises transactions: one producer has at most one open transaction. */
+  private turn: Promise<unknown> = Promise.resolve();
+  private running = false;
 
   constructor(
     kafka: Kafka,
@@ -114,6 +125,16 @@ export class StreamTransactor {
         `transactor ${this.options.transactionalId} could not start`,
       );
     }
+    this.running = true;
+    // A fetch of only markers or aborted records skips eachBatch; report how far it read.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize !== 0) return;
+      options.onPosition?.({
+        topic: payload.topic,
+        partition: payload.partition,
+        position: (BigInt(payload.lastOffset) + 1n).toString(),
+      });
+    });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (!payload.restart) {
         options.onCrash?.(
@@ -133,13 +154,40 @@ export class StreamTransactor {
       partitionsConsumedConcurrently: 1, // one open transaction at a time per producer
       eachBatch: async (payload: EachBatchPayload) => {
         try {
-          await this.transactBatch(payload, byName, options);
+          await this.exclusive(() => this.transactBatch(payload, byName, options));
         } catch (err) {
           this.thrown.remember(err);
           throw err;
         }
       },
     });
+  }
+
+  /**
+   * Runs `work` and commits the records it returns in a transaction of their own, without
+   * input offsets; for output a clock rather than input calls for (a timeout firing). It never
+   * overlaps a batch's transform and transaction, so `work` sees the state the last batch left,
+   * and `onCommitted` runs before the next batch starts. Only while running; a failure aborts
+   * the transaction and rejects with a TRANSACTION StreamError.
+   */
+  async transact(
+    work: () => Promise<readonly Output[]> | readonly Output[],
+    onCommitted?: (written: number) => void,
+  ): Promise<number> {
+    if (!this.running) {
+      throw new StreamError('CONFIG', `transactor ${this.options.transactionalId} is not running`);
+    }
+    return this.exclusive(async () => {
+      const written = await this.commit(await work());
+      onCommitted?.(written);
+      return written;
+    });
+  }
+
+  private exclusive<R>(fn: () => Promise<R>): Promise<R> {
+    const next = this.turn.then(fn, fn);
+    this.turn = next.catch(() => undefined);
+    return next;
   }
 
   /** Transforms one fetched batch and commits its outputs with its input offsets. */
@@ -177,7 +225,8 @@ export class StreamTransactor {
           partition: batch.partition,
           heartbeat: payload.heartbeat,
         });
-        written = await this.commit(outputs, batch.topic, batch.partition, next, last);
+        written = await this.commit(outputs, { topic: batch.topic, partition: batch.partition,
+          next, last });
       });
     } catch (err) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
@@ -194,15 +243,17 @@ export class StreamTransactor {
       outputs: written,
       nextOffset: next,
     });
+    options.onPosition?.({
+      topic: batch.topic,
+      partition: batch.partition,
+      position: (BigInt(batch.lastOffset()) + 1n).toString(),
+    });
   }
 
-  /** One transaction: the outputs, then the input offsets; aborted on any failure. */
+  /** One transaction: the outputs, then the input offsets if any; aborted on any failure. */
   private async commit(
     outputs: readonly Output[],
-    topic: string,
-    partition: number,
-    next: string,
-    last: string,
+    input?: { topic: string; partition: number; next: string; last: string },
   ): Promise<number> {
     let written = 0;
     const transaction = await this.producer.transaction();
@@ -216,24 +267,27 @@ export class StreamTransactor {
           messages: toKafkaMessages(out.topic, out.records),
         });
       }
-      await transaction.sendOffsets({
-        consumerGroupId: this.options.groupId,
-        topics: [{ topic, partitions: [{ partition, offset: next }] }],
-      });
+      if (input) {
+        await transaction.sendOffsets({
+          consumerGroupId: this.options.groupId,
+          topics: [{ topic: input.topic,
+            partitions: [{ partition: input.partition, offset: input.next }] }],
+        });
+      }
       await transaction.commit();
     } catch (err) {
       await transaction.abort().catch(() => undefined);
-      throw toStreamError(
-        err,
-        'TRANSACTION',
-        `transaction for ${topic}[${partition}] up to offset ${last} was aborted`,
-      );
+      const what = input
+        ? `transaction for ${input.topic}[${input.partition}] up to offset ${input.last}`
+        : `transaction of ${written} record(s) without input`;
+      throw toStreamError(err, 'TRANSACTION', `${what} was aborted`);
     }
     return written;
   }
 
   /** Stops after the transaction in progress; uncommitted input is read again by the next run. */
   async disconnect(): Promise<void> {
+    this.running = false;
     await this.consumer.disconnect();
     await this.producer.disconnect();
   }
