@@ -24,6 +24,11 @@ export interface ReferenceOptions {
   batchSize?: number;
   /** Longest prompt + response accepted (default unlimited). */
   maxLength?: number;
+  /**
+   * The model's digest() when the caller already has it: a caller that caches a large data set
+   * in chunks then hashes the weights once instead of once per chunk.
+   */
+  modelDigest?: string;
 }
 
 /** Reference log-probs, one per pair, with the cache key and whether the cache answered. */
@@ -74,7 +79,7 @@ export async function referenceLogProbs(
   pairs: readonly PreferencePair[],
   options: ReferenceOptions,
 ): Promise<ReferenceResult> {
-  const key = referenceKey(model.digest(), pairs, options);
+  const key = referenceKey(options.modelDigest ?? model.digest(), pairs, options);
   const file = options.cacheDir ? path.join(options.cacheDir, `reference-${key}.json`) : undefined;
   if (file && existsSync(file)) {
     return { values: await readCache(file, key, pairs.length), key, cached: true };
