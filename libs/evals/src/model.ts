@@ -24,6 +24,8 @@ export type FinishReason = 'stop' | 'length' | 'cancelled';
 
 /** One prompt to complete: the conversation so far and how to sample the reply. */
 export interface GenerationRequest {
+  /** The task item asked, so a model's errors can name it. */
+  id?: string;
   messages: ChatMessage[];
   sampling: SamplingParams;
 }
@@ -50,9 +52,13 @@ export interface GenerationModel {
  * A scoring request: the continuation's log-probability given either a conversation (rendered
  * with the model's chat template and its generation prompt) or raw context text.
  */
-export type LogLikelihoodRequest =
+export type LogLikelihoodRequest = (
   | { messages: ChatMessage[]; continuation: string }
-  | { context: string; continuation: string };
+  | { context: string; continuation: string }
+) & {
+  /** The task item scored, so a model's errors can name it. */
+  id?: string;
+};
 
 /** Sum of the continuation tokens' log-probs, and whether greedy decoding would produce it. */
 export interface LogLikelihoodResult {

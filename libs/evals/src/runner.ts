@@ -76,7 +76,7 @@ async function runGeneration(
 ): Promise<TaskRun> {
   const sampling = { ...task.sampling, ...options.sampling };
   const messages = docs.map((doc) => task.messages(doc, fewshotFor(task, doc, docs, options)));
-  const requests = messages.map((m) => ({ messages: m, sampling }));
+  const requests = messages.map((m, i) => ({ id: docs[i]!.id, messages: m, sampling }));
 
   const replies = await inBatches(requests, options, (batch, batchSize) =>
     model.generate(batch, { batchSize }), 'generate');
@@ -99,7 +99,8 @@ async function runMultipleChoice(
   options: RunOptions,
 ): Promise<TaskRun> {
   const queries = docs.map((doc) => task.query(doc, fewshotFor(task, doc, docs, options)));
-  const requests = queries.flatMap((q) => q.continuations.map((continuation) => ({
+  const requests = queries.flatMap((q, i) => q.continuations.map((continuation) => ({
+    id: docs[i]!.id,
     messages: q.messages,
     continuation,
   })));

@@ -35,6 +35,11 @@ export interface TaskBase<Doc extends TaskDoc> {
   readonly responseField: string;
   /** Reads the task's data file; errors name the file, line and field at fault. */
   load(file: string): Promise<Doc[]>;
+  /**
+   * The task's own items, for a task that ships its data (a synthetic demo task); callers use
+   * it when no data file is named. Tasks without built-in data leave it out.
+   */
+  loadBuiltin?(): Promise<Doc[]>;
   /** Scores a given reply to an item: used by offline scoring and by generation tasks. */
   score(doc: Doc, response: string): ItemScore;
 }
