@@ -1,6 +1,7 @@
 // @delta/engine: the native DPO engine's TypeScript face. Load or initialise a model, build a
 // Trainer from a typed config, step on tokenized pairs, read metrics, save and resume.
 export { EngineError, type EngineErrorCode } from './errors.js';
+export { engineBackends } from './native.js';
 export {
   llamaConfig,
   parseHfConfig,

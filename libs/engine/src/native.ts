@@ -114,3 +114,8 @@ export function native(): NativeBinding {
   binding = createRequire(import.meta.url)(file) as NativeBinding;
   return binding;
 }
+
+/** The devices this build of the addon computes on ("cpu"; a CUDA build lists "cuda" too). */
+export function engineBackends(): string[] {
+  return native().backend.split(/[\s,]+/).filter(Boolean);
+}
