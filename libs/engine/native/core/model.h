@@ -43,6 +43,8 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const Dims& dims() const { return dims_; }
   Backend<F>& backend() { return *backend_; }
+  // Shared so that objects holding memory of this backend can outlive the model safely.
+  std::shared_ptr<Backend<F>> shared_backend() { return backend_; }
   const std::vector<ParamInfo>& params() const { return params_; }
   const ParamInfo& param(const std::string& name) const;
   int64_t num_params() const { return num_params_; }
@@ -84,7 +86,7 @@ class Model {
 
   ModelConfig config_;
   Dims dims_;
-  std::unique_ptr<Backend<F>> backend_;
+  std::shared_ptr<Backend<F>> backend_;
   std::vector<ParamInfo> params_;
   std::vector<LayerOffsets> layers_;
   int64_t off_embed_ = 0, off_norm_ = 0, off_head_ = 0;

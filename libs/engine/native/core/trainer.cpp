@@ -14,6 +14,7 @@ namespace delta {
 template <typename F>
 Trainer<F>::Trainer(Model<F>& model, const TrainerConfig& config)
     : model_(model),
+      backend_(model.shared_backend()),
       config_(config),
       preference_(config.loss.type != LossType::kSft),
       ws_(model.backend(), model.dims(),
@@ -50,7 +51,7 @@ Trainer<F>::Trainer(Model<F>& model, const TrainerConfig& config)
 
 template <typename F>
 Trainer<F>::~Trainer() {
-  model_.backend().release(arena_);
+  backend_->release(arena_);
 }
 
 template <typename F>

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/loss.h"
@@ -75,6 +76,9 @@ class Trainer {
   void apply_update(StepMetrics& m);
 
   Model<F>& model_;
+  // Keeps the backend alive until the arena and workspace are released, whatever order the
+  // host destroys the model and the trainer in.
+  std::shared_ptr<Backend<F>> backend_;
   TrainerConfig config_;
   bool preference_;
   Workspace<F> ws_;
