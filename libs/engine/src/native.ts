@@ -15,12 +15,14 @@ export interface NativeBatch {
   targets?: Int32Array;
 }
 
+/** A parameter as the addon lists it: Hugging Face name, shape, element count. */
 export interface NativeParam {
   name: string;
   shape: number[];
   size: number;
 }
 
+/** The model fields the addon reads (see ModelConfig for their meaning). */
 export interface NativeModelConfig {
   vocabSize: number;
   hiddenSize: number;
@@ -45,6 +47,7 @@ export interface NativeModelConfig {
   };
 }
 
+/** The addon's model object; Model wraps it with checks and file formats. */
 export interface NativeModel {
   paramTable(): NativeParam[];
   readParam(name: string, out: Float32Array): void;
@@ -56,6 +59,7 @@ export interface NativeModel {
   sequenceLogProbs(batch: NativeBatch, sums: Float64Array, counts: Int32Array): Promise<void>;
 }
 
+/** A step's metrics as the addon returns them (see StepMetrics). */
 export interface NativeStepMetrics {
   step: number;
   loss: number;
@@ -77,8 +81,10 @@ export interface NativeStepMetrics {
   matmulFlops: number;
 }
 
+/** Per-parameter trainer state: gradients and AdamW's first and second moments. */
 export type StateKind = 'grad' | 'exp_avg' | 'exp_avg_sq';
 
+/** The addon's trainer object; Trainer wraps it with batching and typed configs. */
 export interface NativeTrainer {
   step(
     micro: NativeBatch[],
@@ -93,6 +99,7 @@ export interface NativeTrainer {
   arenaBytes(): number;
 }
 
+/** What the addon exports. */
 export interface NativeBinding {
   NativeModel: new (config: NativeModelConfig, threads: number) => NativeModel;
   NativeTrainer: new (model: NativeModel, config: object) => NativeTrainer;

@@ -3,7 +3,9 @@
 // activations and grows only when a larger batch than any before arrives.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "core/model.h"
 #include "core/workspace.h"
