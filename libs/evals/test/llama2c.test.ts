@@ -1,6 +1,6 @@
 // Runs tasks on a real network (stories260K through the TypeScript forward pass in
 // support/llama2c.ts): batch size 1 and 16 give identical replies, log-probs and scores.
-// The same check against an ONNX Runtime model belongs with libs/lm's LanguageModel.
+// services/evaluator/test/lm-model.test.ts makes the same check on an ONNX Runtime model.
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { chatModel, getTask, gsm8k, plainTemplate, runTask, type TaskDoc } from '../src/index.js';

@@ -46,7 +46,10 @@ function taskOf(line: string): string | undefined {
  * Readies the file for a job: empties it for a fresh job; for a resumed one keeps only the
  * whole lines of `finished` tasks (a line cut short by a crash is dropped too).
  */
-export async function openDetails(file: string, finished: ReadonlySet<string> | null): Promise<void> {
+export async function openDetails(
+  file: string,
+  finished: ReadonlySet<string> | null,
+): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   let kept = '';
   if (finished) {
@@ -63,7 +66,11 @@ export async function openDetails(file: string, finished: ReadonlySet<string> | 
 }
 
 /** Appends one ended task's lines. */
-export async function appendDetails(file: string, task: string, items: readonly ItemRecord[]): Promise<void> {
+export async function appendDetails(
+  file: string,
+  task: string,
+  items: readonly ItemRecord[],
+): Promise<void> {
   const text = detailLines(task, items).map((l) => `${JSON.stringify(l)}\n`).join('');
   await appendFile(file, text);
 }

@@ -30,7 +30,10 @@ export function taskResultMessage(result: EvalTaskResult): TaskResult {
   });
 }
 
-async function loadModel(plan: EvaluationPlan, settings: EvaluatorSettings): Promise<LanguageModel> {
+async function loadModel(
+  plan: EvaluationPlan,
+  settings: EvaluatorSettings,
+): Promise<LanguageModel> {
   try {
     return await LanguageModel.load(plan.modelDir, {
       ...(settings.threads ? { threads: settings.threads } : {}),

@@ -13,7 +13,11 @@ import {
   type LogLikelihoodResult,
   type SamplingParams,
 } from '@delta/evals';
-import type { GenerationRequest as LmGenerationRequest, LanguageModel, PromptInput } from '@delta/lm';
+import type {
+  GenerationRequest as LmGenerationRequest,
+  LanguageModel,
+  PromptInput,
+} from '@delta/lm';
 import {
   GEN_AI_OPERATION_NAME,
   GEN_AI_REQUEST_MODEL,

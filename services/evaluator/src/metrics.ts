@@ -34,7 +34,9 @@ export function evaluatorMetrics(meter: Meter): EvaluatorMetrics {
     batch(f) {
       const operation = { 'delta.eval.operation': f.operation };
       tokens.add(f.inputTokens, { ...operation, [GEN_AI_TOKEN_TYPE]: 'input' });
-      if (f.outputTokens) tokens.add(f.outputTokens, { ...operation, [GEN_AI_TOKEN_TYPE]: 'output' });
+      if (f.outputTokens) {
+        tokens.add(f.outputTokens, { ...operation, [GEN_AI_TOKEN_TYPE]: 'output' });
+      }
       seconds.record(f.seconds, operation);
     },
   };

@@ -48,7 +48,8 @@ export function matchItems(
     }
     const earlier = answeredBy.get(index);
     if (earlier !== undefined) {
-      problem(`items[${i}]`, `answers the same item (id "${docs[index]!.id}") as items[${earlier}]`);
+      const id = docs[index]!.id;
+      problem(`items[${i}]`, `answers the same item (id "${id}") as items[${earlier}]`);
       return;
     }
     answeredBy.set(index, i);
@@ -76,7 +77,9 @@ export async function scoreResponses(
   v.throwIfAny();
 
   const scores = new Map<number, ItemScore>();
-  req.items.forEach((item, i) => scores.set(matched[i]!, task!.score(docs[matched[i]!], item.response)));
+  req.items.forEach((item, i) => {
+    scores.set(matched[i]!, task!.score(docs[matched[i]!], item.response));
+  });
   const inDataOrder = [...scores.keys()].sort((a, b) => a - b).map((i) => scores.get(i)!);
   const result = summarize(task!, inDataOrder, {
     samples: req.bootstrapSamples || DEFAULT_BOOTSTRAP_SAMPLES,

@@ -102,7 +102,8 @@ export function checkSpec(spec: EvaluationSpec, settings: EvaluatorSettings): Ta
   v.atMost('spec.batch_size', spec.batchSize, settings.maxBatchSize);
   v.atMost('spec.bootstrap_samples', spec.bootstrapSamples, settings.maxBootstrapSamples);
   const tasks: Task[] = [];
-  if (v.required('spec.tasks', spec.tasks) && v.atMost('spec.tasks', spec.tasks.length, MAX_TASKS)) {
+  const listed = v.required('spec.tasks', spec.tasks);
+  if (listed && v.atMost('spec.tasks', spec.tasks.length, MAX_TASKS)) {
     const seen = new Map<string, number>();
     spec.tasks.forEach((t, i) => {
       const field = `spec.tasks[${i}]`;
@@ -131,7 +132,8 @@ async function kind(file: string): Promise<'file' | 'dir' | undefined> {
 async function resolveModelDir(spec: EvaluationSpec, roots: Roots): Promise<string> {
   const dir = await roots.resolveModel(spec.model, 'spec.model');
   if ((await kind(dir)) !== 'dir') {
-    throw new RpcError(Code.NOT_FOUND, `spec.model: folder "${spec.model}" not found in the model roots`);
+    throw new RpcError(Code.NOT_FOUND,
+      `spec.model: folder "${spec.model}" not found in the model roots`);
   }
   for (const file of ['config.json', 'tokenizer.json', 'onnx/model.onnx']) {
     if ((await kind(path.join(dir, file))) === 'file') continue;
@@ -174,7 +176,11 @@ export async function loadTaskData(
 }
 
 /** The task's generation settings with the spec's overrides; extra stop strings are added. */
-export function taskSampling(task: Task, s: WireSampling | undefined, seed: bigint): SamplingParams | undefined {
+export function taskSampling(
+  task: Task,
+  s: WireSampling | undefined,
+  seed: bigint,
+): SamplingParams | undefined {
   if (task.kind !== 'generation') return undefined;
   const out: SamplingParams = { ...task.sampling };
   if (s?.temperature) out.temperature = s.temperature;
@@ -203,7 +209,8 @@ export async function planEvaluation(
     if (t.numFewshot > 0) {
       if (t.numFewshot >= docs.length) {
         throw invalidArgument(`${field}.num_fewshot`,
-          `${t.numFewshot} examples asked; the data has ${docs.length} items, so at most ${docs.length - 1}`);
+          `${t.numFewshot} examples asked; the data has ${docs.length} items, ` +
+          `so at most ${docs.length - 1}`);
       }
       try {
         task.example(docs[0]);

@@ -35,7 +35,8 @@ describe('details file', () => {
 
     await openDetails(file, new Set(['mmlu']));
     await appendDetails(file, 'gsm8k', [item('g1', 'x')]);
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { id: string });
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n')
+      .map((l) => JSON.parse(l) as { id: string });
     expect(lines.map((l) => l.id)).toEqual(['m1', 'm2', 'g1']);
   });
 });

@@ -79,7 +79,8 @@ describe('batch size never changes a score on an ONNX Runtime model (CASES 23)',
     const sixteen = await runTask(model, mmlu, mcDocs, { batchSize: 16 });
 
     expect(sixteen.result).toEqual(one.result);
-    expect(sixteen.items.map((i) => i.detail.chosen)).toEqual(one.items.map((i) => i.detail.chosen));
+    const chosen = (run: typeof one) => run.items.map((i) => i.detail.chosen);
+    expect(chosen(sixteen)).toEqual(chosen(one));
     // Log-probs agree to rounding: a padded row sums in another order in ONNX Runtime's kernels.
     const a = one.items.flatMap((i) => i.detail.logprobs as number[]);
     const b = sixteen.items.flatMap((i) => i.detail.logprobs as number[]);
@@ -96,8 +97,12 @@ describe('batch size never changes a score on an ONNX Runtime model (CASES 23)',
     const docs = gsmDocs.slice(0, 8);
     const one = await runTask(model, gsm8k, docs, { batchSize: 1, sampling });
     const eight = await runTask(model, gsm8k, docs, { batchSize: 8, sampling });
-    const other = await runTask(model, gsm8k, docs, { batchSize: 8, sampling: { ...sampling, seed: 8 } });
-    const greedy = await runTask(model, gsm8k, docs, { batchSize: 8, sampling: { maxNewTokens: 8 } });
+    const other = await runTask(model, gsm8k, docs, {
+      batchSize: 8, sampling: { ...sampling, seed: 8 },
+    });
+    const greedy = await runTask(model, gsm8k, docs, {
+      batchSize: 8, sampling: { maxNewTokens: 8 },
+    });
 
     const texts = (r: typeof one) => r.items.map((i) => i.response);
     expect(texts(eight)).toEqual(texts(one));
@@ -132,8 +137,10 @@ describe('one prompt path for generation and log-likelihood (CASES 21)', () => {
     expect(seen.score).toEqual([expected]);
     expect(expected.filter((t) => t === 0)).toEqual([0]);
     expect(expected[0]).toBe(0);
-    expect(tokenizer.decode(expected, false))
-      .toMatch(/^<\|begin_of_text\|><\|start_header_id\|>system.*assistant<\|end_header_id\|>\n\n$/s);
+    const text = tokenizer.decode(expected, false);
+    expect(text.startsWith('<|begin_of_text|><|start_header_id|>system<|end_header_id|>'))
+      .toBe(true);
+    expect(text.endsWith('<|start_header_id|>assistant<|end_header_id|>\n\n')).toBe(true);
   });
 
   it('falls back to the plain template, as raw text with BOS, on both paths', async () => {
@@ -158,7 +165,8 @@ describe('lmEvalModel failures', () => {
     const model = lmEvalModel(lm, { signal: controller.signal });
     controller.abort();
     const request = { messages: [{ role: 'user' as const, content: 'hi' }], sampling: {} };
-    await expect(model.generate([request], { batchSize: 1 })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(model.generate([request], { batchSize: 1 }))
+      .rejects.toMatchObject({ name: 'AbortError' });
     await expect(model.logLikelihood([{ context: 'a', continuation: ' b' }], { batchSize: 1 }))
       .rejects.toMatchObject({ name: 'AbortError' });
   });
@@ -166,13 +174,19 @@ describe('lmEvalModel failures', () => {
   it('names the item whose prompt does not fit in the context', async () => {
     const model = lmEvalModel(lm);
     const long = 'many words '.repeat(800);
-    const request = { id: 'item-7', messages: [{ role: 'user' as const, content: long }], sampling: {} };
+    const messages = [{ role: 'user' as const, content: long }];
+    const request = { id: 'item-7', messages, sampling: {} };
     await expect(model.generate([request], { batchSize: 1 }))
-      .rejects.toMatchObject({ code: 'PROMPT_TOO_LONG', message: expect.stringMatching(/id item-7/) });
+      .rejects.toMatchObject({
+        code: 'PROMPT_TOO_LONG', message: expect.stringMatching(/id item-7/),
+      });
   });
 
   it('refuses a conversation that does not end with the user', async () => {
-    const messages: ChatMessage[] = [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }];
+    const messages: ChatMessage[] = [
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'yo' },
+    ];
     expect(() => promptInput(lm, messages)).toThrow(EvalError);
   });
 });
