@@ -171,7 +171,7 @@ void CpuBackend<F>::swiglu_backward(F* dgu, const F* dh, const F* gu, int64_t N,
 
 template <typename F>
 void CpuBackend<F>::add_inplace(F* y, const F* x, int64_t n) {
-  const int threads = threads_;
+  const int threads = ops::threads_for(n, threads_);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
@@ -179,7 +179,7 @@ void CpuBackend<F>::add_inplace(F* y, const F* x, int64_t n) {
 template <typename F>
 void CpuBackend<F>::gather_rows(F* dst, const F* src, const int32_t* rows, int64_t R,
                                 int64_t C) {
-  const int threads = threads_;
+  const int threads = ops::threads_for(R * C, threads_);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < R; r++) {
     std::memcpy(dst + r * C, src + static_cast<int64_t>(rows[r]) * C, sizeof(F) * C);
@@ -189,7 +189,7 @@ void CpuBackend<F>::gather_rows(F* dst, const F* src, const int32_t* rows, int64
 template <typename F>
 void CpuBackend<F>::scatter_rows(F* dst, const F* src, const int32_t* rows, int64_t R,
                                  int64_t C) {
-  const int threads = threads_;
+  const int threads = ops::threads_for(R * C, threads_);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < R; r++) {
     std::memcpy(dst + static_cast<int64_t>(rows[r]) * C, src + r * C, sizeof(F) * C);
@@ -215,7 +215,7 @@ double CpuBackend<F>::sum_squares(const F* x, int64_t n) {
 
 template <typename F>
 void CpuBackend<F>::scale(F* x, F s, int64_t n) {
-  const int threads = threads_;
+  const int threads = ops::threads_for(n, threads_);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) x[i] *= s;
 }

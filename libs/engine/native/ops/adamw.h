@@ -14,6 +14,7 @@ template <typename F>
 void adamw_update(F* p, const F* g, F* m, F* v, int64_t n, double lr, double beta1,
                   double beta2, double eps, double weight_decay, double grad_scale, double bc1,
                   double bc2, int threads) {
+  threads = threads_for(n, threads);
   const F decay = static_cast<F>(1.0 - lr * weight_decay);
   const F b1 = static_cast<F>(beta1), b2 = static_cast<F>(beta2);
   const F step = static_cast<F>(lr / bc1);
@@ -33,6 +34,7 @@ void adamw_update(F* p, const F* g, F* m, F* v, int64_t n, double lr, double bet
 // result is the same for every thread count.
 template <typename F>
 double sum_squares(const F* x, int64_t n, std::vector<double>& blocks, int threads) {
+  threads = threads_for(n, threads);
   constexpr int64_t kBlock = 1 << 14;
   const int64_t nb = (n + kBlock - 1) / kBlock;
   if (static_cast<int64_t>(blocks.size()) < nb) blocks.resize(nb);

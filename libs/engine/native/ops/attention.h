@@ -40,6 +40,7 @@ template <typename F>
 double attention_forward(F* att, F* probs, const F* qkv, const int32_t* mask, int64_t B,
                        int64_t T, int64_t NH, int64_t NKV, int64_t HS, int64_t window,
                        int threads) {
+  threads = threads_for(B * NH * T * T * HS, threads);
   const int64_t QD = NH * HS, KVD = NKV * HS, QKV = QD + 2 * KVD, group = NH / NKV;
   const F scale = static_cast<F>(1.0 / std::sqrt(static_cast<double>(HS)));
   std::memset(att, 0, sizeof(F) * B * T * QD);
@@ -101,6 +102,7 @@ template <typename F>
 double attention_backward(F* dqkv, const F* datt, const F* qkv, F* probs, const int32_t* mask,
                         int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                         int64_t window, F* scratch, int threads) {
+  threads = threads_for(B * NH * T * T * HS, threads);
   const int64_t QD = NH * HS, KVD = NKV * HS, QKV = QD + 2 * KVD, group = NH / NKV;
   const F scale = static_cast<F>(1.0 / std::sqrt(static_cast<double>(HS)));
   std::memset(dqkv, 0, sizeof(F) * B * T * QKV);

@@ -9,6 +9,7 @@ namespace delta::ops {
 
 template <typename F>
 void bias_forward(F* x, const F* b, int64_t N, int64_t M, int threads) {
+  threads = threads_for(N * M, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     F* row = x + n * M;
@@ -18,6 +19,7 @@ void bias_forward(F* x, const F* b, int64_t N, int64_t M, int threads) {
 
 template <typename F>
 void bias_backward(F* db, const F* dout, int64_t N, int64_t M, int threads) {
+  threads = threads_for(N * M, threads);
   const int64_t parts = column_parts(M, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t p = 0; p < parts; p++) {

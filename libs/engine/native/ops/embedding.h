@@ -12,6 +12,7 @@ namespace delta::ops {
 template <typename F>
 void embedding_forward(F* out, const int32_t* ids, const F* table, int64_t N, int64_t C,
                        int threads) {
+  threads = threads_for(N * C, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     std::memcpy(out + n * C, table + static_cast<int64_t>(ids[n]) * C, sizeof(F) * C);
@@ -21,6 +22,7 @@ void embedding_forward(F* out, const int32_t* ids, const F* table, int64_t N, in
 template <typename F>
 void embedding_backward(F* dtable, const F* dout, const int32_t* ids, int64_t N, int64_t C,
                         int threads) {
+  threads = threads_for(N * C, threads);
   const int64_t parts = column_parts(C, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t k = 0; k < parts; k++) {

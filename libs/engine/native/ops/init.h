@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "ops/math.h"
+
 namespace delta::ops {
 
 inline uint64_t splitmix64(uint64_t x) {
@@ -21,6 +23,7 @@ inline double uniform_open(uint64_t bits) {
 
 template <typename F>
 void normal_init(F* x, int64_t n, double std_dev, uint64_t seed, uint64_t offset, int threads) {
+  threads = threads_for(n, threads);
   const uint64_t key = splitmix64(seed ^ 0xD1B54A32D192ED03ull);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; i++) {

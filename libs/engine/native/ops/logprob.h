@@ -43,6 +43,7 @@ double row_sum_exp(const F* x, int64_t V, F shift) {
 template <typename F>
 void logprob_forward(F* logp, F* lse, const F* logits, const int32_t* targets, int64_t R,
                      int64_t V, int threads) {
+  threads = threads_for(R * V, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < R; r++) {
     const F* x = logits + r * V;
@@ -56,6 +57,7 @@ void logprob_forward(F* logp, F* lse, const F* logits, const int32_t* targets, i
 template <typename F>
 void logprob_backward(F* logits, const F* lse, const int32_t* targets, const F* dlogp,
                       int64_t R, int64_t V, int threads) {
+  threads = threads_for(R * V, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t r = 0; r < R; r++) {
     F* x = logits + r * V;

@@ -37,6 +37,12 @@ inline F sigmoid(F x) {
   return F(1) / (F(1) + fast_exp(-x));
 }
 
+// Threads worth starting for `work` elements: below a few tens of thousands the fork and join
+// cost more than the loop. No kernel's result depends on its thread count, so this is free.
+inline int threads_for(int64_t work, int threads) {
+  return work >= (int64_t{1} << 15) ? threads : 1;
+}
+
 // Splits [0, n) into `parts` contiguous ranges; returns range k as [begin, end).
 inline void split_range(int64_t n, int64_t parts, int64_t k, int64_t* begin, int64_t* end) {
   const int64_t base = n / parts, extra = n % parts;

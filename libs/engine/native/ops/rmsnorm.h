@@ -12,6 +12,7 @@ namespace delta::ops {
 template <typename F>
 void rmsnorm_forward(F* out, F* rstd, const F* x, const F* w, int64_t N, int64_t C, double eps,
                      int threads) {
+  threads = threads_for(N * C, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const F* xr = x + n * C;
@@ -28,6 +29,7 @@ void rmsnorm_forward(F* out, F* rstd, const F* x, const F* w, int64_t N, int64_t
 template <typename F>
 void rmsnorm_apply(F* out, const F* x, const F* w, const F* rstd, int64_t N, int64_t C,
                    int threads) {
+  threads = threads_for(N * C, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const F* xr = x + n * C;
@@ -41,6 +43,7 @@ void rmsnorm_apply(F* out, const F* x, const F* w, const F* rstd, int64_t N, int
 template <typename F>
 void rmsnorm_backward(F* dx, F* dw, const F* dout, const F* x, const F* w, const F* rstd,
                       int64_t N, int64_t C, int threads) {
+  threads = threads_for(N * C, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const F* xr = x + n * C;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "ops/math.h"
+
 namespace delta::ops {
 
 // cos/sin[N, half] for each row's position; the angle is formed in the compute type, as the
@@ -12,6 +14,7 @@ namespace delta::ops {
 template <typename F>
 void rope_tables(F* cos_out, F* sin_out, const int32_t* pos, const F* inv_freq, int64_t N,
                  int64_t half, int threads) {
+  threads = threads_for(N * half, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     for (int64_t i = 0; i < half; i++) {
@@ -27,6 +30,7 @@ void rope_tables(F* cos_out, F* sin_out, const int32_t* pos, const F* inv_freq, 
 template <typename F>
 void rope_rotate(F* qkv, const F* cos_t, const F* sin_t, int64_t N, int64_t NH, int64_t NKV,
                  int64_t HS, F sign, int threads) {
+  threads = threads_for(N * (NH + NKV) * HS, threads);
   const int64_t half = HS / 2;
   const int64_t QKV = (NH + 2 * NKV) * HS;
   const int64_t heads = NH + NKV;  // q heads then k heads are contiguous in a row

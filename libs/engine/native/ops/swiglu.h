@@ -10,6 +10,7 @@ namespace delta::ops {
 
 template <typename F>
 void swiglu_forward(F* h, const F* gu, int64_t N, int64_t H, int threads) {
+  threads = threads_for(N * H, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const F* g = gu + n * 2 * H;
@@ -22,6 +23,7 @@ void swiglu_forward(F* h, const F* gu, int64_t N, int64_t H, int threads) {
 // dgate = dh * up * silu'(gate), silu'(x) = s(x) * (1 + x * (1 - s(x)));  dup = dh * silu(gate).
 template <typename F>
 void swiglu_backward(F* dgu, const F* dh, const F* gu, int64_t N, int64_t H, int threads) {
+  threads = threads_for(N * H, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const F* g = gu + n * 2 * H;
