@@ -5,7 +5,7 @@ import { mkdtemp, readFile, writeFile, copyFile, mkdir, rm } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EngineError, Model, parseHfConfig, presets } from '../src/index.js';
+import { EngineError, engineBackends, Model, parseHfConfig, presets } from '../src/index.js';
 import { fixture } from './helpers.js';
 
 const dirs: string[] = [];
@@ -150,6 +150,10 @@ describe('bad checkpoints', () => {
 });
 
 describe('native errors', () => {
+  it('come from an addon that names its devices', () => {
+    expect(engineBackends()).toEqual(['cpu']);
+  });
+
   it('arrive as EngineError with the position at fault', async () => {
     const model = Model.random(presets.tiny, { seed: 1, threads: 1 });
     await expectEngineError(model.logits({ inputIds: [[1, 2, 999]] }), 'INVALID_ARGUMENT',
