@@ -1,8 +1,9 @@
 // The output folder of a training run and its layout: spec.json (what the folder trains, by
 // hash), data/ (the snapshot of the pairs), reference/ (the reference log-prob cache),
 // checkpoints/step-N and the `latest` pointer, metrics.jsonl (one line per step), model/ (the
-// tuned model and its ONNX export) and summary.json (written last: the run is complete). It
-// decides nothing about training; it keeps the files consistent across kills.
+// tuned model and its ONNX export), events.jsonl (each start, resume, stop and end) and
+// summary.json (written last: the run is complete). It decides nothing about training; it keeps
+// the files consistent across kills.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -50,6 +51,7 @@ export class RunDir {
   readonly metricsFile: string;
   readonly modelDir: string;
   readonly summaryFile: string;
+  readonly eventsFile: string;
   private readonly latestFile: string;
 
   constructor(readonly root: string) {
@@ -60,6 +62,7 @@ export class RunDir {
     this.metricsFile = path.join(root, 'metrics.jsonl');
     this.modelDir = path.join(root, 'model');
     this.summaryFile = path.join(root, 'summary.json');
+    this.eventsFile = path.join(root, 'events.jsonl');
     this.latestFile = path.join(this.checkpointsDir, 'latest');
   }
 
@@ -134,6 +137,12 @@ export class RunDir {
       }
     });
     await writeAtomic(this.metricsFile, kept.map((l) => `${l}\n`).join(''));
+  }
+
+  /** Appends what happened to the run ("start", "resume", "stop", "end") to events.jsonl. */
+  async event(event: string, fields: Record<string, unknown> = {}): Promise<void> {
+    const line = { event, at: new Date().toISOString(), pid: process.pid, ...fields };
+    await appendFile(this.eventsFile, `${JSON.stringify(line)}\n`);
   }
 
   /** Appends one JSON line to metrics.jsonl. */

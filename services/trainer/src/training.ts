@@ -190,9 +190,11 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
     }
     trainer = resumed.trainer;
     done = latest.step;
+    await dir.event('resume', { step: done, checkpoint: latest.name });
     status.checkpointDir = shown(latest.dir);
   } else {
     trainer = new Trainer(student, trainerConfig(s, plan.totalSteps));
+    await dir.event('start', { steps: plan.totalSteps, pairs: data.train.length });
   }
   await dir.truncateMetrics(done);
   await restoreLastMetrics(dir, status);
@@ -267,6 +269,7 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
   const last = status.step > done ? status.step : done;
   if (run.signal.aborted && last < plan.totalSteps) {
     if (saved < last) await checkpoint(last, false);
+    await dir.event('stop', { step: last });
     run.report({ done: last, stage: `stopped at step ${last}; ${status.checkpointDir} kept` });
     return 'stopped';
   }
@@ -288,6 +291,7 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
     referenceCached: reference.cached,
     status: toJson(TrainingStatusSchema, status),
   }, null, 2)}\n`);
+  await dir.event('end', { step: plan.totalSteps });
   run.report({ done: plan.totalSteps, total: plan.totalSteps, stage: 'done' });
   return 'completed';
 }
