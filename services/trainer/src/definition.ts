@@ -161,6 +161,9 @@ export async function prepareTraining(spec: TrainingSpec, ctx: ServiceContext): 
 
 const telemetryOf = new WeakMap<ServiceContext, TrainerTelemetry>();
 
+/** Output folders of the jobs running in this process, so two jobs never write one folder. */
+const busy = new Map<string, string>();
+
 /** Runs one training job: the recipe in training.ts with this job's source and status. */
 export async function runTraining(job: RunningJob<TrainingJob>, ctx: ServiceContext):
   Promise<void> {
@@ -186,6 +189,29 @@ export async function runTraining(job: RunningJob<TrainingJob>, ctx: ServiceCont
     telemetryOf.set(ctx, telemetry);
   }
 
+  const holder = busy.get(paths.outputDir);
+  if (holder !== undefined) {
+    throw new RpcError(Code.FAILED_PRECONDITION, `spec.output_dir: "${spec.outputDir}" is in ` +
+      `use by job ${holder}; wait for it to end or choose another folder`);
+  }
+  busy.set(paths.outputDir, job.jobId);
+  try {
+    await trainJob(job, ctx, paths, settings, specHash, limits, telemetry);
+  } finally {
+    busy.delete(paths.outputDir);
+  }
+}
+
+async function trainJob(
+  job: RunningJob<TrainingJob>,
+  ctx: ServiceContext,
+  paths: ResolvedPaths,
+  settings: TrainingSettings,
+  specHash: string,
+  limits: Limits,
+  telemetry: TrainerTelemetry,
+): Promise<void> {
+  const spec = job.spec;
   await train({
     studentDir: paths.studentDir,
     outputDir: paths.outputDir,

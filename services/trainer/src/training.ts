@@ -8,24 +8,24 @@ import path from 'node:path';
 import { toJson } from '@bufbuild/protobuf';
 import { TrainingStatusSchema, type TrainingStatus } from '@delta/contracts';
 import {
-  EngineError, loadTrainerCheckpoint, Model, referenceLogProbs, saveTrainerCheckpoint, Trainer,
-  type ReferenceLogProb, type ScheduleType, type StepMetrics, type TrainerConfig,
+  EngineError, loadTrainerCheckpoint, saveTrainerCheckpoint, Trainer, type Model,
+  type ScheduleType, type StepMetrics, type TrainerConfig,
 } from '@delta/engine';
 import { Code, RpcError } from '@delta/rpc';
 import { DELTA_STEP, GEN_AI_REQUEST_MODEL, GEN_AI_SYSTEM, GEN_AI_USAGE_INPUT_TOKENS }
   from '@delta/telemetry';
 import type { Attributes } from '@opentelemetry/api';
-import { readSnapshot, splitEval, StepPlan, writeSnapshot, type DataSnapshot } from './dataset.js';
+import { readSnapshot, StepPlan, writeSnapshot, type DataSnapshot } from './dataset.js';
 import { toJobError } from './errors.js';
 import { rewardFigures } from './evaluate.js';
 import { exportModel } from './export-model.js';
+import { cacheReference, loadModel, prepareData } from './inputs.js';
 import { lengthNormalised, type TrainingSettings } from './presets.js';
 import { RunDir, RunDirConflict, writeAtomic } from './run-dir.js';
 import {
   figuresLine, fillStep, restoreLastMetrics, restoreSummary, stepLine,
 } from './status.js';
 import type { TrainerTelemetry } from './telemetry.js';
-import { PairTokenizer, TokenizerSetupError, type TokenizedPair } from './tokenize.js';
 
 /** Everything a run needs, resolved and checked by the caller. */
 export interface TrainingRun {
@@ -99,16 +99,6 @@ export function trainerConfig(s: TrainingSettings, totalSteps: number): TrainerC
   };
 }
 
-/** Tokenized data of a run: training pairs, evaluation pairs, and what was dropped. */
-interface PreparedData {
-  train: TokenizedPair[];
-  /** Held-out pairs; empty when none are held out (evaluation then uses training pairs). */
-  held: TokenizedPair[];
-  dropped: Map<string, number>;
-  rejected: string[];
-  tokenizerIdentity: string;
-}
-
 /** Runs (or resumes, or finds complete) the training run. */
 export async function train(run: TrainingRun): Promise<TrainingOutcome> {
   const dir = new RunDir(run.outputDir);
@@ -147,7 +137,7 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
 
   // 2. Token ids, with the student's template; unusable pairs are dropped and counted.
   run.report({ stage: 'tokenizing' });
-  const data = prepare(run, snapshot);
+  const data = prepareData(run, snapshot);
   status.dropped = Object.fromEntries([...data.dropped].map(([k, v]) => [k, BigInt(v)]));
   status.rejected = data.rejected.slice(0, 100);
   status.pairsUsed = BigInt(data.train.length);
@@ -159,10 +149,10 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
   }
 
   // 3. Reference log-probs of the student as it is now, cached in chunks before any step.
-  const student = await loadModel(run.studentDir, run.threads);
+  let student: Model | undefined = await loadModel(run.studentDir, run.threads);
   const everyPair = [...data.train, ...data.held];
   const reference = await span('reference log-probs',
-    () => cacheReference(run, dir, student, everyPair, data.tokenizerIdentity),
+    () => cacheReference(run, dir, student!, everyPair, data.tokenizerIdentity),
     { pairs: everyPair.length });
   if (!reference) return 'stopped';
   const trainRef = reference.values.slice(0, data.train.length);
@@ -193,9 +183,10 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
     await dir.event('resume', { step: done, checkpoint: latest.name });
     status.checkpointDir = shown(latest.dir);
   } else {
-    trainer = new Trainer(student, trainerConfig(s, plan.totalSteps));
+    trainer = new Trainer(student!, trainerConfig(s, plan.totalSteps));
     await dir.event('start', { steps: plan.totalSteps, pairs: data.train.length });
   }
+  student = undefined; // a resumed trainer holds its own copy of the weights
   await dir.truncateMetrics(done);
   await restoreLastMetrics(dir, status);
   const sft = s.loss === 'sft';
@@ -249,7 +240,8 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
       : { pairs: batch.map((b) => b.pair), reference: batch.map((b) => b.ref) }),
     { [DELTA_STEP]: step, [GEN_AI_SYSTEM]: 'delta-engine',
       [GEN_AI_REQUEST_MODEL]: path.basename(run.studentDir),
-      [GEN_AI_USAGE_INPUT_TOKENS]: batch.reduce((a, b) => a + b.pair.prompt.length, 0) })
+      [GEN_AI_USAGE_INPUT_TOKENS]: batch.reduce((a, { pair: p }) =>
+        a + 2 * p.prompt.length + p.chosen.length + p.rejected.length, 0) })
       .catch((err: unknown) => { throw diverged(err, step, saved, shown, dir); });
     checkFinite(metrics, sft ? FINITE_SFT : FINITE_PREFERENCE, step, saved, shown, dir);
 
@@ -276,7 +268,7 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
 
   // 6. The end: a last checkpoint, the final evaluation, the tuned model and its export.
   if (saved < plan.totalSteps) await checkpoint(plan.totalSteps, true);
-  else await evaluate(plan.totalSteps);
+  else if (status.evalStep !== plan.totalSteps) await evaluate(plan.totalSteps);
   run.report({ done: plan.totalSteps, stage: 'exporting the tuned model' });
   const exported = await span('export', () => exportModel(trainer.model, run.studentDir,
     dir.modelDir, { onnx: run.exportOnnx })).catch((err: unknown) => {
@@ -294,81 +286,6 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
   await dir.event('end', { step: plan.totalSteps });
   run.report({ done: plan.totalSteps, total: plan.totalSteps, stage: 'done' });
   return 'completed';
-}
-
-/** Tokenizes the snapshot's pairs and splits them into training and held-out pairs. */
-function prepare(run: TrainingRun, snapshot: DataSnapshot): PreparedData {
-  let tokenizer: PairTokenizer;
-  try {
-    tokenizer = PairTokenizer.fromFolder(run.studentDir);
-  } catch (err) {
-    if (!(err instanceof TokenizerSetupError)) throw toJobError(err, 'spec.student');
-    throw new RpcError(Code.FAILED_PRECONDITION, `spec.student: ${err.message}`, err);
-  }
-  const dropped = new Map<string, number>();
-  const count = (reason: string, n = 1) => dropped.set(reason, (dropped.get(reason) ?? 0) + n);
-  if (snapshot.source.rejected.length > 0) count('malformed', snapshot.source.rejected.length);
-  if (snapshot.source.duplicates > 0) count('duplicate', snapshot.source.duplicates);
-
-  const kept: TokenizedPair[] = [];
-  for (const pair of snapshot.pairs) {
-    const sides = run.reversePairs
-      ? { ...pair, chosen: pair.rejected, rejected: pair.chosen } : pair;
-    const result = tokenizer.tokenize(sides, run.settings.maxLength);
-    if ('dropped' in result) count(result.dropped);
-    else kept.push(result.pair);
-  }
-  const split = splitEval(kept.length, run.settings.evalFraction, run.settings.seed);
-  return {
-    train: split.train.map((i) => kept[i]!),
-    held: split.evaluation.map((i) => kept[i]!),
-    dropped,
-    rejected: snapshot.source.rejected,
-    tokenizerIdentity: tokenizer.identity,
-  };
-}
-
-async function loadModel(dir: string, threads: number): Promise<Model> {
-  try {
-    return await Model.load(dir, { threads });
-  } catch (err) {
-    throw toJobError(err, 'spec.student');
-  }
-}
-
-/**
- * Reference log-probs of every pair under the student, computed in chunks of
- * `referenceChunk` pairs, each cached on its own: a stopped job keeps the chunks it finished,
- * and a resumed job reads them all back. Undefined when the job was stopped meanwhile.
- */
-async function cacheReference(
-  run: TrainingRun,
-  dir: RunDir,
-  student: Model,
-  pairs: readonly TokenizedPair[],
-  tokenizerIdentity: string,
-): Promise<{ values: ReferenceLogProb[]; keys: string[]; cached: boolean } | undefined> {
-  const digest = student.digest();
-  const values: ReferenceLogProb[] = [];
-  const keys: string[] = [];
-  let cached = true;
-  for (let i = 0; i < pairs.length; i += run.referenceChunk) {
-    if (run.signal.aborted) return undefined;
-    run.report({ stage: `caching reference log-probs (${i} of ${pairs.length} pairs)` });
-    const chunk = pairs.slice(i, i + run.referenceChunk)
-      .map((p) => ({ prompt: p.prompt, chosen: p.chosen, rejected: p.rejected }));
-    const result = await referenceLogProbs(student, chunk, {
-      cacheDir: dir.referenceDir,
-      tokenization: tokenizerIdentity,
-      modelDigest: digest,
-      maxLength: run.settings.maxLength,
-      batchSize: Math.max(2, run.settings.microBatchSize * 2),
-    }).catch((err: unknown) => { throw toJobError(err, 'caching reference log-probs'); });
-    values.push(...result.values);
-    keys.push(result.key);
-    cached &&= result.cached;
-  }
-  return { values, keys, cached };
 }
 
 /** Which checkpoint a failed run leaves, in words. */
