@@ -20,6 +20,10 @@ export const pairerEnvSpec = {
     default: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024,
     doc: 'largest fetch per partition; bounds the responses one transaction handles',
   }),
+  sessionTimeoutMs: env.int('DELTA_PAIRER_SESSION_TIMEOUT_MS', {
+    default: 10_000, min: 6000, max: 300_000,
+    doc: 'consumer session timeout; how long a killed instance holds its partitions',
+  }),
   maxPending: env.int('DELTA_PAIRER_MAX_PENDING', {
     default: 1_000_000, min: 1,
     doc: 'prompts a job may hold waiting for a side before it fails RESOURCE_EXHAUSTED',

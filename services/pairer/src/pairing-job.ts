@@ -255,6 +255,7 @@ class PairingLoop {
       groupId: names.groupId,
       transactionalId: names.transactionalId,
       maxBytesPerPartition: config.fetchMaxBytes,
+      sessionTimeoutMs: config.sessionTimeoutMs,
     });
     const stopped = new Promise<void>((resolve) => { this.wake = resolve; });
     const onAbort = () => this.wake();

@@ -117,6 +117,27 @@ describe('the model ladder through Kafka', () => {
       policy: 'ladder',
     });
     expect(lines.map((l) => l.prompt_id).slice(0, 4)).toEqual(['p-0', 'p-0', 'p-1', 'p-1']);
+
+    // Each committed batch is a span carrying the run and job; restore and export have theirs.
+    const spans = telemetry.spans();
+    const batches = spans.filter((s) => s.name === `process ${responses.name}`
+      && s.attributes['delta.job_id'] === jobId);
+    expect(batches.length).toBeGreaterThan(0);
+    // p-5's 7b>3b pair is decided when the input ends (its 1b side never came), not in a batch.
+    expect(batches.reduce((n, s) => n + Number(s.attributes['delta.pairer.pairs']), 0))
+      .toBeGreaterThanOrEqual(74);
+    expect(batches[0]!.attributes['delta.run_id']).toBe(runId);
+    const jobSpan = spans.find((s) => s.name === 'pairing job'
+      && s.attributes['delta.job_id'] === jobId);
+    for (const name of ['pairer restore', 'pairer export']) {
+      expect(spans.some((s) => s.name === name
+        && s.spanContext().traceId === jobSpan!.spanContext().traceId)).toBe(true);
+    }
+    const metrics = (await telemetry.collectMetrics()).scopeMetrics.flatMap((m) => m.metrics);
+    const total = (name: string) => metrics.find((m) => m.descriptor.name === name)!.dataPoints
+      .reduce((n, p) => n + (p.value as number), 0);
+    expect(total('delta.pairer.pairs')).toBeGreaterThanOrEqual(75);
+    expect(total('delta.pairer.dropped')).toBeGreaterThanOrEqual(6);
   });
 });
 
@@ -207,6 +228,31 @@ describe('streaming', () => {
     expect(job?.meta?.state).toBe(JobState.CANCELLED);
     expect(readExport(path.join(outputs, 'streaming.jsonl')).map((l) => l.prompt_id))
       .toEqual(['both']);
+  });
+});
+
+describe('limits', () => {
+  it('fails a job holding more prompts than allowed while they wait for a side', async () => {
+    const small = await startPairer(pairerEnv({ DELTA_PAIRER_MAX_PENDING: '3' }), telemetry);
+    try {
+      const runId = uniqueName('run');
+      const responses = topic(uniqueName('delta.responses'), ResponseSchema);
+      await admin.ensureTopics([{ topic: responses }]);
+      const producer = stream.producer();
+      await producer.send(responses, [1, 2, 3, 4, 5].map((i) =>
+        responseRecord(runId, `p-${i}`, 'big', 'waiting for small')));
+      await producer.disconnect();
+      const { jobId } = await small.client.startPairing({ runId, spec: {
+        models: ['big', 'small'], policy: { case: 'ladder', value: { order: ['big', 'small'] } },
+        responsesTopic: responses.name, pairsTopic: uniqueName('delta.pairs'), untilEnd: true,
+      } });
+      const job = await waitForEnd(small.client, jobId);
+      expect(job.meta?.state).toBe(JobState.FAILED);
+      expect(job.meta?.error?.code).toBe('RESOURCE_EXHAUSTED');
+      expect(job.meta?.error?.message).toMatch(/^5 prompts wait for a side, above DELTA_PAIRER_MAX/);
+    } finally {
+      await small.service.stop('test over');
+    }
   });
 });
 
