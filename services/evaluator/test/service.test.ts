@@ -95,19 +95,19 @@ describe('an evaluation job', () => {
   let seen: EvaluationJob[];
   let details: DetailLine[];
   let traceId: string;
+  const spec = {
+    model: 'tiny',
+    tasks: [
+      { name: 'gsm8k', dataFile: 'gsm8k/test.jsonl', limit: 6, sampling: { maxNewTokens: 8 } },
+      { name: 'mmlu', dataFile: 'mc.jsonl' },
+    ],
+    batchSize: 2,
+    detailsFile: 'run-1/details.jsonl',
+    bootstrapSamples: 200,
+    seed: 3n,
+  };
 
   beforeAll(async () => {
-    const spec = {
-      model: 'tiny',
-      tasks: [
-        { name: 'gsm8k', dataFile: 'gsm8k/test.jsonl', limit: 6, sampling: { maxNewTokens: 8 } },
-        { name: 'mmlu', dataFile: 'mc.jsonl' },
-      ],
-      batchSize: 2,
-      detailsFile: 'run-1/details.jsonl',
-      bootstrapSamples: 200,
-      seed: 3n,
-    };
     traceId = await telemetry.tracer('test').startActiveSpan('client', async (span) => {
       const { jobId, job } = await client.startEvaluation({ runId: 'run-eval', spec });
       expect(job?.spec?.modelName).toBe('tiny');
@@ -210,6 +210,37 @@ describe('an evaluation job', () => {
     expect(names).toContain('evaluate mmlu');
     expect(names.filter((n) => n === 'generate batch')).toHaveLength(3);
     expect(names.filter((n) => n === 'log-likelihood batch')).toHaveLength(16);
+  });
+
+  it('gives the same results at batch size 16 as at batch size 2 (CASES 23)', async () => {
+    const { jobId } = await client.startEvaluation({
+      spec: { ...spec, batchSize: 16, detailsFile: 'run-16/details.jsonl' },
+    });
+    const again = (await watchToEnd(jobId)).at(-1)!;
+    expect(again.status?.results).toEqual(last.status?.results);
+    const responses = (lines: DetailLine[]) => lines.map((l) => l.response ?? l.detail.chosen);
+    expect(responses(readDetails(path.join(outRoot, 'run-16/details.jsonl'))))
+      .toEqual(responses(details));
+  });
+
+  it('puts worked examples from the other items of the data before each item', async () => {
+    const { jobId } = await client.startEvaluation({ spec: {
+      model: 'tiny',
+      tasks: [{ name: 'gsm8k', dataFile: 'gsm8k/test.jsonl', limit: 2, numFewshot: 2,
+        sampling: { maxNewTokens: 4 } }],
+      detailsFile: 'fewshot/details.jsonl',
+    } });
+    expect((await watchToEnd(jobId)).at(-1)!.meta?.state).toBe(JobState.SUCCEEDED);
+    const docs = await gsm8k.load(path.join(SHARED_DATA, 'gsm8k/test.jsonl'));
+    const lines = readDetails(path.join(outRoot, 'fewshot/details.jsonl'));
+    const shown = lines.map((l) => l.messages.filter((m) => m.role === 'user')
+      .map((m) => m.content.replace(/^Question: /, '')));
+    expect(shown).toEqual([
+      [docs[1]!.question, docs[2]!.question, docs[0]!.question],
+      [docs[0]!.question, docs[2]!.question, docs[1]!.question],
+    ]);
+    expect(lines[0]!.messages[1]).toEqual({ role: 'assistant', content: expect.stringMatching(
+      new RegExp(`The answer is ${docs[1]!.gold}\\.$`)) });
   });
 });
 
