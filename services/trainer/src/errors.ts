@@ -37,6 +37,8 @@ export function toJobError(err: unknown, context: string): RpcError {
       `${context}: ${message}`, err);
   }
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (errno === 'ENOSPC') return new RpcError(Code.RESOURCE_EXHAUSTED, `${context}: ${message}`, err);
+  if (errno === 'ENOSPC') {
+    return new RpcError(Code.RESOURCE_EXHAUSTED, `${context}: ${message}`, err);
+  }
   return new RpcError(Code.INTERNAL, `${context}: ${message}`, err);
 }

@@ -150,7 +150,8 @@ export async function readPairsTopic(
     await deleteGroup(stream, groupId);
   }
 
-  result.pairs = [...byId.values()].sort((a, b) => (a.pairId < b.pairId ? -1 : a.pairId > b.pairId ? 1 : 0));
+  result.pairs = [...byId.values()]
+    .sort((a, b) => (a.pairId < b.pairId ? -1 : a.pairId > b.pairId ? 1 : 0));
   return result;
 }
 

@@ -40,7 +40,8 @@ export class TrainerTelemetry {
       eta: gauge('delta.trainer.eta', 'seconds until the last step at the current pace', 's'),
       evalAccuracy: gauge('delta.trainer.eval.reward.accuracy',
         'reward accuracy on the evaluation pairs'),
-      evalMargin: gauge('delta.trainer.eval.reward.margin', 'reward margin on the evaluation pairs'),
+      evalMargin: gauge('delta.trainer.eval.reward.margin',
+        'reward margin on the evaluation pairs'),
     };
   }
 

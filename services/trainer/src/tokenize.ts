@@ -20,7 +20,7 @@ export interface TextPair {
 /** A pair as the engine takes it, with the id it came from. */
 export interface TokenizedPair {
   pairId: string;
-  /** The rendered conversation and assistant header; starts with BOS when the template writes it. */
+  /** The rendered conversation and assistant header (BOS first when the template writes it). */
   prompt: number[];
   chosen: number[];
   rejected: number[];
@@ -100,7 +100,9 @@ export class PairTokenizer {
    * own (the other side's length never limits it), or the reason the pair cannot be used.
    */
   tokenize(pair: TextPair, maxLength: number): TokenizeResult {
-    if (pair.chosen.trim() === '' || pair.rejected.trim() === '') return { dropped: 'empty_response' };
+    if (pair.chosen.trim() === '' || pair.rejected.trim() === '') {
+      return { dropped: 'empty_response' };
+    }
     const promptText = this.tokenizer.renderChat(pair.prompt, true);
     const prompt = this.tokenizer.encode(promptText, false);
 

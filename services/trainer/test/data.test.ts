@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   contentId, permutation, readPairsJsonl, readSnapshot, splitEval, StepPlan, writeSnapshot,
 } from '../src/index.js';
-import { scratch } from './support/student.js';
+import { scratch } from './support/scratch.js';
 
 const user = (content: string) => ({ role: 'user', content });
 const assistant = (content: string) => ({ role: 'assistant', content });

@@ -8,8 +8,8 @@ import { TrainerService, JobState, type TrainingJob } from '@delta/contracts';
 import { createClient, type Client } from '@delta/rpc';
 import { uniqueName } from '@delta/stream/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arithmeticPairs, REPO_ROOT, scratch, writePairsFile, writeStudent }
-  from './support/student.js';
+import { REPO_ROOT, scratch } from './support/scratch.js';
+import { arithmeticPairs, writePairsFile, writeStudent } from './support/student.js';
 
 const MAIN = path.join(REPO_ROOT, 'services/trainer/dist/main.js');
 const children: ChildProcess[] = [];

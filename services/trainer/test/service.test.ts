@@ -16,15 +16,17 @@ import { uniqueName } from '@delta/stream/testing';
 import { startTestTelemetry, type TestTelemetry } from '@delta/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainerDefinition, trainerEnvSpec } from '../src/index.js';
+import { scratch } from './support/scratch.js';
 import {
-  arithmeticPairs, scratch, writePairsFile, writeStudent, type ArithmeticPair,
+  arithmeticPairs, writePairsFile, writeStudent, type ArithmeticPair,
 } from './support/student.js';
 
 let telemetry: TestTelemetry;
 let service: RunningService<TrainingJob>;
 let client: Client<typeof TrainerService>;
 let roots: { models: string; data: string; out: string };
-const stream = createStream({ brokers: process.env.DELTA_KAFKA_BROKERS!, clientId: 'trainer-test' });
+const stream = createStream({ brokers: process.env.DELTA_KAFKA_BROKERS!,
+  clientId: 'trainer-test' });
 
 beforeAll(async () => {
   const base = scratch('service');
@@ -179,7 +181,8 @@ describe('training jobs', () => {
     const missing = await finished((await client.startTraining({
       spec: spec(uniqueName('delta.pairs')) })).jobId);
     expect(missing.meta?.error).toMatchObject({ code: 'FAILED_PRECONDITION',
-      message: expect.stringMatching(/^spec.pairs.topic: topic delta.pairs.t-.* does not exist$/) });
+      message: expect.stringMatching(/^spec.pairs.topic: topic delta.pairs.t-.* does not exist$/),
+    });
 
     const topic = uniqueName('delta.pairs');
     await stream.admin().ensureTopics([{ topic, partitions: 2 }]);

@@ -8,8 +8,9 @@ import { Model, referenceLogProbs, Trainer } from '@delta/engine';
 import { TextTokenizer } from '@delta/lm';
 import { describe, expect, it } from 'vitest';
 import { PairTokenizer, trainerConfig, resolveSettings, type TextPair } from '../src/index.js';
+import { scratch } from './support/scratch.js';
 import {
-  defaultTokenizer, LLAMA3_SPECIALS, LLAMA3_STYLE, scratch, writeStudent,
+  defaultTokenizer, LLAMA3_SPECIALS, LLAMA3_STYLE, writeStudent,
 } from './support/student.js';
 import { byteLevelBpe, metaspaceBpe } from './support/tokenizers.js';
 
@@ -122,7 +123,8 @@ describe('case 2: no second BOS', () => {
     const sequence = [...p.prompt, ...p.chosen];
     expect(sequence.filter((t) => t === bos)).toHaveLength(1);
     expect(sequence[0]).toBe(bos);
-    expect(tok.decode(sequence, false)).toBe('<s>[INST] What is 2 plus 3? [/INST] The answer is 5.</s>');
+    expect(tok.decode(sequence, false))
+      .toBe('<s>[INST] What is 2 plus 3? [/INST] The answer is 5.</s>');
   });
 
   it('adds no BOS to a template that writes none (ChatML)', () => {
@@ -223,7 +225,7 @@ describe('case 7: padding side and pad id change nothing', () => {
     expect(tokenized(samePadded, pair())).toEqual(base);
   });
 
-  it('gives the same step on the service\'s batches with either padding in the engine', async () => {
+  it('gives the same step on the service\'s batches with either engine padding', async () => {
     const dir = await writeStudent(path.join(scratch('pad'), 'student'));
     const tokenizer = PairTokenizer.fromFolder(dir);
     const pairs = ['The answer is 5.', 'Five.', 'It is 5, the sum.'].map((chosen, i) => {
@@ -233,7 +235,8 @@ describe('case 7: padding side and pad id change nothing', () => {
     });
     const settings = { ...resolveSettings('tiny', undefined), microBatchSize: 3 };
     const results = [];
-    for (const padding of [{ padSide: 'right', padId: 0 }, { padSide: 'left', padId: 7 }] as const) {
+    const paddings = [{ padSide: 'right', padId: 0 }, { padSide: 'left', padId: 7 }] as const;
+    for (const padding of paddings) {
       const model = await Model.load(dir, { threads: 1 });
       const reference = (await referenceLogProbs(model, pairs, { tokenization: 't' })).values;
       const trainer = new Trainer(model, { ...trainerConfig(settings, 4), padding });

@@ -1,26 +1,10 @@
 // Builds tiny real student folders for tests: random Llama weights from the engine, saved as a
 // Hugging Face folder with a real tokenizer.json and chat template beside them; and arithmetic
 // preference pairs whose chosen side is right and whose rejected side is wrong.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { llamaConfig, Model } from '@delta/engine';
-import { afterAll } from 'vitest';
 import { byteLevelBpe, vocabSize } from './tokenizers.js';
-
-export const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
-
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh folder under the system temp dir, removed after the test file. */
-export function scratch(prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), `delta-trainer-${prefix}-`));
-  made.push(dir);
-  return dir;
-}
 
 /** A chat template in Llama 3's shape, written for these tests: it writes BOS itself. */
 export const LLAMA3_STYLE =
@@ -49,6 +33,7 @@ export interface StudentOptions {
   generationConfig?: Record<string, unknown>;
   hiddenSize?: number;
   layers?: number;
+  heads?: number;
   context?: number;
 }
 
@@ -58,7 +43,7 @@ export async function writeStudent(dir: string, options: StudentOptions = {}): P
   const hidden = options.hiddenSize ?? 32;
   const config = llamaConfig({
     vocabSize: vocabSize(tokenizer), hiddenSize: hidden, intermediateSize: hidden * 2,
-    numLayers: options.layers ?? 2, numHeads: 4, numKvHeads: 2,
+    numLayers: options.layers ?? 2, numHeads: options.heads ?? 4, numKvHeads: 2,
     maxPositionEmbeddings: options.context ?? 256, bosTokenId: 0, eosTokenId: [1, 4],
   });
   mkdirSync(dir, { recursive: true });

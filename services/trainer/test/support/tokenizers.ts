@@ -68,7 +68,8 @@ export function byteLevelBpe(options: TokenizerOptions): Record<string, unknown>
     padding: options.padding ?? null,
     added_tokens: options.specials.map((s, i) => special(i, s)),
     normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true,
+      use_regex: true },
     post_processor: postProcessor(options, vocab),
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
