@@ -1,7 +1,8 @@
-// Two generator replicas sharing a prompts topic as one consumer group: together they answer
+// Two generator replicas. Sharing a prompts topic as one consumer group, together they answer
 // every prompt once, each taking part, and both jobs end when the group has read the topic to
 // the end it had at their start - also past transaction markers and records that are not
-// prompts.
+// prompts. Given the same prompt file for one run and model, the later job takes over and the
+// earlier one stops, so no prompt is answered twice.
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
   GeneratorService, PromptSchema, ResponseSchema, type GenerationJob,
@@ -15,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promptsGroupId } from '../src/index.js';
 import {
   freshTopics, generatorEnv, readTopic, serveGenerator, stateName, tempDir, testStream,
-  tinyModel, watchToEnd,
+  tinyModel, watchToEnd, writeJsonl,
 } from './helpers.js';
 
 const stream = testStream();
@@ -149,5 +150,35 @@ describe('replicas sharing a prompts topic', () => {
     expect(rest.status!.promptsDone).toBe(5n);
     expect(rest.status!.promptsSkipped).toBe(0n);
     expect(await readTopic(stream, responsesTopic!, ResponseSchema)).toHaveLength(8);
+  });
+});
+
+describe('two jobs over one prompt file for the same run and model', () => {
+  it('lets the later one take over: the earlier stops with ABORTED, no prompt twice', async () => {
+    const [responsesTopic] = await freshTopics(stream, ['delta.responses', 2]);
+    const file = writeJsonl(dataRoot, 'shared.jsonl',
+      Array.from({ length: 30 }, (_, i) => ({ id: `s${i}`, prompt: `Shared ${i}` })));
+    const runId = uniqueName('run');
+    const spec = {
+      model: 'rung-t', prompts: { source: { case: 'file' as const, value: file } },
+      sampling: { maxNewTokens: 48 }, batchSize: 2, responsesTopic: responsesTopic!,
+    };
+    const first = await clients[0]!.startGeneration({ runId, spec });
+    for await (const { job } of clients[0]!.watchGeneration({ jobId: first.jobId })) {
+      if ((job!.status?.promptsDone ?? 0n) >= 4n) break;
+    }
+    const second = await clients[1]!.startGeneration({ runId, spec });
+
+    const [earlier, later] = await Promise.all([watchToEnd(clients[0]!, first.jobId),
+      watchToEnd(clients[1]!, second.jobId)]);
+    expect(stateName(earlier)).toMatch(/^FAILED: ABORTED another generation job writes the /);
+    expect(stateName(later)).toBe('SUCCEEDED');
+    expect(later.status!.promptsSkipped).toBeGreaterThanOrEqual(4n);
+    expect(Number(earlier.status!.promptsDone) + Number(later.status!.promptsDone)).toBe(30);
+
+    const ids = (await readTopic(stream, responsesTopic!, ResponseSchema))
+      .map((r) => r.value.promptId);
+    expect(ids).toHaveLength(30);
+    expect(new Set(ids).size).toBe(30);
   });
 });
