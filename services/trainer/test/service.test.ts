@@ -285,3 +285,42 @@ describe('end to end through the broker', () => {
       'read pairs', 'reference log-probs', 'checkpoint', 'export']));
   });
 });
+
+describe('a service stopped with a job running', () => {
+  it('checkpoints the job on the way out and resumes it when started again', async () => {
+    const env = {
+      DELTA_KAFKA_BROKERS: process.env.DELTA_KAFKA_BROKERS,
+      DELTA_GRPC_PORT: '0',
+      DELTA_JOBS_TOPIC: uniqueName('delta.jobs'),
+      DELTA_INSTANCE_ID: 'trainer-rolling',
+      DELTA_LOG_LEVEL: 'silent',
+      DELTA_MODEL_ROOTS: roots.models,
+      DELTA_DATA_ROOTS: roots.data,
+      DELTA_OUTPUT_ROOTS: roots.out,
+      DELTA_TRAINER_THREADS: '1',
+    };
+    const first = await startJobService(trainerDefinition, { externalTelemetry: telemetry, env });
+    const spec = fileSpec('rolling', { maxSteps: 300, epochs: 200, checkpointEvery: 0 });
+    const firstClient = createClient(TrainerService, first.server.address);
+    const { jobId } = await firstClient.startTraining({ spec });
+    for await (const { job } of firstClient.watchTraining({ jobId })) {
+      if ((job?.status?.step ?? 0) >= 5) break;
+    }
+    await first.stop('rolling restart');
+
+    const second = await startJobService(trainerDefinition, { externalTelemetry: telemetry, env });
+    try {
+      const again = createClient(TrainerService, second.server.address);
+      let last: TrainingJob | undefined;
+      for await (const { job } of again.watchTraining({ jobId })) last = job;
+      expect(last?.meta?.state).toBe(JobState.SUCCEEDED);
+      expect(last?.status?.step).toBe(300);
+      const events = readFileSync(path.join(roots.out, 'rolling/events.jsonl'), 'utf8')
+        .split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; step: number });
+      expect(events.map((e) => e.event)).toEqual(['start', 'stop', 'resume', 'end']);
+      expect(events[2]!.step).toBe(events[1]!.step);
+    } finally {
+      await second.stop('test over');
+    }
+  });
+});
