@@ -10,6 +10,7 @@ import { LanguageModel } from '@delta/lm';
 import type { ServiceContext } from '@delta/service';
 import { GEN_AI_REQUEST_MODEL } from '@delta/telemetry';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { DELTA_EVAL_ITEMS, DELTA_EVAL_NUM_FEWSHOT, DELTA_EVAL_TASK } from './attributes.js';
 import type { EvaluatorSettings } from './config.js';
 import { appendDetails, openDetails } from './details.js';
 import { toServiceError } from './errors.js';
@@ -108,9 +109,9 @@ function runOne(
   return tracer.startActiveSpan(`evaluate ${t.task.name}`, {
     attributes: {
       [GEN_AI_REQUEST_MODEL]: modelName,
-      'delta.eval.task': t.task.name,
-      'delta.eval.items': t.items.length,
-      'delta.eval.num_fewshot': t.spec.numFewshot,
+      [DELTA_EVAL_TASK]: t.task.name,
+      [DELTA_EVAL_ITEMS]: t.items.length,
+      [DELTA_EVAL_NUM_FEWSHOT]: t.spec.numFewshot,
     },
   }, async (span) => {
     try {

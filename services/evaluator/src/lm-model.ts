@@ -27,6 +27,7 @@ import {
   GEN_AI_USAGE_OUTPUT_TOKENS,
 } from '@delta/telemetry';
 import { trace, type Span } from '@opentelemetry/api';
+import { DELTA_EVAL_BATCH_SIZE } from './attributes.js';
 
 /** Figures of one model call, for the service's metrics. */
 export interface BatchFigures {
@@ -133,7 +134,7 @@ export function lmEvalModel(lm: LanguageModel, options: LmEvalModelOptions = {})
       stopped(options.signal);
       const batch = requests.map((r) => lmRequest(lm, r));
       return inSpan('generate batch', {
-        ...base, [GEN_AI_OPERATION_NAME]: 'text_completion', 'delta.eval.batch_size': batch.length,
+        ...base, [GEN_AI_OPERATION_NAME]: 'text_completion', [DELTA_EVAL_BATCH_SIZE]: batch.length,
       }, async (span) => {
         const started = performance.now();
         const out = await lm.generate(batch, {
@@ -162,7 +163,7 @@ export function lmEvalModel(lm: LanguageModel, options: LmEvalModelOptions = {})
         continuation: r.continuation,
       }));
       return inSpan('log-likelihood batch', {
-        ...base, 'delta.eval.batch_size': batch.length,
+        ...base, [DELTA_EVAL_BATCH_SIZE]: batch.length,
       }, async (span) => {
         const started = performance.now();
         const out = await lm.logLikelihood(batch, { batchSize });

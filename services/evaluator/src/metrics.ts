@@ -2,6 +2,7 @@
 // model call. Names are delta.evaluator.*; attributes name the task and the operation.
 import type { Meter } from '@opentelemetry/api';
 import { GEN_AI_TOKEN_TYPE } from '@delta/telemetry';
+import { DELTA_EVAL_OPERATION, DELTA_EVAL_TASK } from './attributes.js';
 import type { BatchFigures } from './lm-model.js';
 
 /** What the service records; one set per started service. */
@@ -29,10 +30,10 @@ export function evaluatorMetrics(meter: Meter): EvaluatorMetrics {
     description: 'Seconds per model call, by operation', unit: 's',
   });
   return {
-    itemsEvaluated: (task, count) => evaluated.add(count, { 'delta.eval.task': task }),
-    itemsScored: (task, count) => scored.add(count, { 'delta.eval.task': task }),
+    itemsEvaluated: (task, count) => evaluated.add(count, { [DELTA_EVAL_TASK]: task }),
+    itemsScored: (task, count) => scored.add(count, { [DELTA_EVAL_TASK]: task }),
     batch(f) {
-      const operation = { 'delta.eval.operation': f.operation };
+      const operation = { [DELTA_EVAL_OPERATION]: f.operation };
       tokens.add(f.inputTokens, { ...operation, [GEN_AI_TOKEN_TYPE]: 'input' });
       if (f.outputTokens) {
         tokens.add(f.outputTokens, { ...operation, [GEN_AI_TOKEN_TYPE]: 'output' });
