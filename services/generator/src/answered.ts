@@ -10,6 +10,7 @@ import type { Stream } from '@delta/stream';
 /** The (prompt, sample) pairs a run and model has answered, and this job's own records. */
 export class Answered {
   private readonly samples = new Map<string, Set<number>>();
+  private readonly ownPrompts = new Set<string>();
   /** Records written by the job doing the scan (by an earlier process of it). */
   readonly own: Response[] = [];
   /** Records on the topic that did not decode as Response; they are ignored. */
@@ -28,6 +29,17 @@ export class Answered {
     const out: number[] = [];
     for (let i = 0; i < n; i++) if (!set?.has(i)) out.push(i);
     return out;
+  }
+
+  /** Whether the job doing the scan answered this prompt itself (before a restart). */
+  answeredByThisJob(promptId: string): boolean {
+    return this.ownPrompts.has(promptId);
+  }
+
+  /** Notes a record of the job doing the scan. */
+  addOwn(response: Response): void {
+    this.own.push(response);
+    this.ownPrompts.add(response.promptId);
   }
 
   /** Prompts with at least one answered sample. */
@@ -104,7 +116,7 @@ export async function scanAnswered(
         }
         if (response.runId !== options.runId || response.model !== options.model) return;
         answered.add(response.promptId, response.sampleIndex);
-        if (response.jobId === options.jobId) answered.own.push(response);
+        if (response.jobId === options.jobId) answered.addOwn(response);
       },
     });
     const timeout = new Promise<never>((_, reject) => {

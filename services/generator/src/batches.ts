@@ -25,8 +25,8 @@ export interface JobWork {
 
 /**
  * Decides about one prompt: rejected (bad record or too long, with `where` in the reason),
- * skipped (every sample already written, or the same id already queued in `queued`), or
- * returned as work to decode.
+ * skipped (every sample already written by another job, or the same id already queued in
+ * `queued`), or returned as work to decode.
  */
 export function admitPrompt(
   w: JobWork,
@@ -41,7 +41,10 @@ export function admitPrompt(
   }
   const samples = w.answered.missing(prompt.promptId, w.decoding.n);
   if (samples.length === 0 || queued.has(prompt.promptId)) {
-    w.tally.skip();
+    // What this job wrote before a restart is already in its counts.
+    if (!w.answered.answeredByThisJob(prompt.promptId) || queued.has(prompt.promptId)) {
+      w.tally.skip();
+    }
     return null;
   }
   const ids = tokenizePrompt(w.lm, prompt, w.decoding.rawPrompts);

@@ -257,6 +257,41 @@ describe('a repeated job for the same run and model', () => {
   });
 });
 
+describe('a service stopped mid-job', () => {
+  it('resumes the job when it starts again, writing each prompt once', async () => {
+    const env = generatorEnv({ jobsTopic: uniqueName('delta.jobs'),
+      instanceId: 'generator-restart', modelRoots: modelRoot, dataRoots: dataRoot });
+    const first = await serveGenerator(env, telemetry);
+    const runId = uniqueName('run');
+    const file = writeJsonl(dataRoot, 'restart.jsonl',
+      Array.from({ length: 30 }, (_, i) => ({ id: `s${i}`, prompt: `Step ${i}` })));
+    const { jobId } = await first.client.startGeneration({ runId, spec: {
+      model: 'rung-a', prompts: { source: { case: 'file', value: file } },
+      sampling: { maxNewTokens: 64 }, batchSize: 2, responsesTopic,
+    } });
+    for await (const { job } of first.client.watchGeneration({ jobId })) {
+      if ((job!.status?.promptsDone ?? 0n) >= 4n) break;
+    }
+    await first.service.stop('rolling restart');
+    const stopped = (await responsesOf(runId)).length;
+    expect(stopped).toBeGreaterThanOrEqual(4);
+    expect(stopped).toBeLessThan(30);
+
+    const second = await serveGenerator(env, telemetry);
+    try {
+      const job = await watchToEnd(second.client, jobId);
+      expect(stateName(job)).toBe('SUCCEEDED');
+      expect(job.status).toMatchObject({ promptsDone: 30n, promptsSkipped: 0n,
+        responsesWritten: 30n });
+      const ids = (await responsesOf(runId)).map((r) => r.value.promptId);
+      expect(ids).toHaveLength(30);
+      expect(new Set(ids).size).toBe(30);
+    } finally {
+      await second.service.stop('test over');
+    }
+  });
+});
+
 describe('cancelling a job', () => {
   it('stops it and leaves only whole prompts written, every sample of each', async () => {
     const runId = uniqueName('run');

@@ -100,6 +100,8 @@ describe('a generator killed mid-job', () => {
     expect(job.meta!.state).toBe(JobState.SUCCEEDED);
     expect(job.status!.promptsDone).toBe(40n);
     expect(job.status!.responsesWritten).toBe(80n);
+    expect(job.status!.promptsSkipped).toBe(0n);
+    expect(job.meta!.progress).toMatchObject({ done: 40n, total: 40n });
 
     const records = await readTopic(stream, responsesTopic!, ResponseSchema);
     const keys = records.map((r) => `${r.value.promptId}/${r.value.sampleIndex}`);
