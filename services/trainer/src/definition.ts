@@ -6,8 +6,8 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { create, toJson } from '@bufbuild/protobuf';
 import {
-  Device, TrainerService, TrainingConfigSchema, TrainingSpecSchema, type TrainingJob,
-  type TrainingSpec,
+  Device, PAIRS_TOPIC, PairSourceSchema, TrainerService, TrainingConfigSchema,
+  TrainingSpecSchema, type TrainingJob, type TrainingSpec,
 } from '@delta/contracts';
 import { engineBackends } from '@delta/engine';
 import { TRAINING, type RunningJob } from '@delta/jobs';
@@ -135,9 +135,12 @@ export async function prepareTraining(spec: TrainingSpec, ctx: ServiceContext): 
   const v = new Violations();
   v.required('spec.student', spec.student);
   v.required('spec.output_dir', spec.outputDir);
-  const source = spec.pairs?.source;
-  if (!source?.case) v.add('spec.pairs', 'required: a topic or a file');
-  else if (source.case === 'topic' && !/^[a-zA-Z0-9._-]{1,249}$/.test(source.value)) {
+  // Without a source the job reads its run's pairs from the default pairs topic.
+  if (!spec.pairs?.source.case) {
+    spec.pairs = create(PairSourceSchema, { source: { case: 'topic', value: PAIRS_TOPIC } });
+  }
+  const source = spec.pairs.source;
+  if (source.case === 'topic' && !/^[a-zA-Z0-9._-]{1,249}$/.test(source.value)) {
     v.add('spec.pairs.topic', `"${source.value}" is not a topic name`);
   } else v.required(`spec.pairs.${source.case}`, source.value);
   const preset = spec.preset || DEFAULT_PRESET;
@@ -150,6 +153,10 @@ export async function prepareTraining(spec: TrainingSpec, ctx: ServiceContext): 
   const paths = await resolvePaths(spec, ctx);
   const settings = resolveSettings(preset, spec.config);
   const context = contextLength(paths.studentDir);
+  // A preset's length gives way to a shorter student; a length the job asks for does not.
+  if (context !== undefined && spec.config?.maxLength === undefined) {
+    settings.maxLength = Math.min(settings.maxLength, context);
+  }
   if (context !== undefined && settings.maxLength > context) {
     v.add('spec.config.max_length', `${settings.maxLength} is above the student's context ` +
       `length ${context} (config.json max_position_embeddings)`);

@@ -76,8 +76,8 @@ describe('StartTraining checks the spec', () => {
       .toMatchObject({ code: Code.INVALID_ARGUMENT, message: 'spec: required' });
     await expect(client.startTraining({ spec: { preset: 'huge' } })).rejects.toMatchObject({
       code: Code.INVALID_ARGUMENT,
-      message: 'spec.student: required; spec.output_dir: required; spec.pairs: required: a ' +
-        'topic or a file; spec.preset: "huge" is not one of paper, tiny',
+      message: 'spec.student: required; spec.output_dir: required; spec.preset: "huge" is not ' +
+        'one of paper, tiny',
     });
     await expect(client.startTraining({ spec: fileSpec('x', {
       loss: 'kto', beta: 0, learningRate: -1, batchSize: 4, microBatchSize: 8, maxLength: 1,
@@ -118,11 +118,22 @@ describe('StartTraining checks the spec', () => {
       });
   });
 
-  it('fills the preset into the stored config and lists the trainer\'s variables', async () => {
+  it('fills the preset and the default topic into the stored spec', async () => {
     const { job } = await client.startTraining({ spec: fileSpec('filled') });
     expect(job?.spec?.config).toMatchObject({ loss: 'dpo_norm', beta: 5, learningRate: 1e-3,
       schedule: 'cosine_min', batchSize: 8, maxSteps: 2, evalFraction: 0.1 });
     await finished(job!.meta!.jobId);
+    const { job: paper } = await client.startTraining({ runId: 'run-none', spec: {
+      student: 'student', outputDir: 'default-topic' } });
+    expect(paper?.spec?.pairs?.source).toEqual({ case: 'topic', value: 'delta.pairs' });
+    expect(paper?.spec?.config).toMatchObject({ loss: 'dpo_norm', beta: 5, learningRate: 5e-8,
+      warmupRatio: 0.03, minLrRatio: 0.1, weightDecay: 0, batchSize: 32, epochs: 1 });
+    // The paper's 2048 tokens give way to the student's context of 256.
+    expect(paper?.spec?.config?.maxLength).toBe(256);
+    await finished(paper!.meta!.jobId);
+  });
+
+  it('lists the trainer\'s variables', () => {
     expect(Object.values(trainerEnvSpec).map((v) => v.name)).toEqual([
       'DELTA_TRAINER_THREADS', 'DELTA_TRAINER_MAX_PAIRS', 'DELTA_TRAINER_MAX_LENGTH',
       'DELTA_TRAINER_MAX_BATCH', 'DELTA_TRAINER_READ_TIMEOUT_MS',
