@@ -99,6 +99,14 @@ function checkDevice(device: Device): void {
     'but the trainer cannot place a model on it yet; use DEVICE_CPU');
 }
 
+/** The spec's pair source; without one the job reads its run's pairs from delta.pairs. */
+function sourceOf(spec: TrainingSpec): NonNullable<TrainingSpec['pairs']>['source'] {
+  if (!spec.pairs?.source.case) {
+    spec.pairs = create(PairSourceSchema, { source: { case: 'topic', value: PAIRS_TOPIC } });
+  }
+  return spec.pairs.source;
+}
+
 /** Paths of a spec resolved inside the service's roots. */
 interface ResolvedPaths {
   studentDir: string;
@@ -107,17 +115,17 @@ interface ResolvedPaths {
 }
 
 async function resolvePaths(spec: TrainingSpec, ctx: ServiceContext): Promise<ResolvedPaths> {
+  const source = sourceOf(spec);
   const studentDir = await ctx.roots.resolveModel(spec.student, 'spec.student');
   if (!existsSync(path.join(studentDir, 'config.json'))) {
     throw new RpcError(Code.INVALID_ARGUMENT,
       `spec.student: "${spec.student}" is not a model folder (no config.json)`);
   }
   const outputDir = await ctx.roots.resolveOutput(spec.outputDir, 'spec.output_dir');
-  if (spec.pairs?.source.case !== 'file') return { studentDir, outputDir };
-  const pairsFile = await ctx.roots.resolveData(spec.pairs.source.value, 'spec.pairs.file');
+  if (source.case !== 'file') return { studentDir, outputDir };
+  const pairsFile = await ctx.roots.resolveData(source.value, 'spec.pairs.file');
   if (!existsSync(pairsFile)) {
-    throw new RpcError(Code.INVALID_ARGUMENT,
-      `spec.pairs.file: "${spec.pairs.source.value}" not found`);
+    throw new RpcError(Code.INVALID_ARGUMENT, `spec.pairs.file: "${source.value}" not found`);
   }
   return { studentDir, outputDir, pairsFile };
 }
@@ -135,11 +143,7 @@ export async function prepareTraining(spec: TrainingSpec, ctx: ServiceContext): 
   const v = new Violations();
   v.required('spec.student', spec.student);
   v.required('spec.output_dir', spec.outputDir);
-  // Without a source the job reads its run's pairs from the default pairs topic.
-  if (!spec.pairs?.source.case) {
-    spec.pairs = create(PairSourceSchema, { source: { case: 'topic', value: PAIRS_TOPIC } });
-  }
-  const source = spec.pairs.source;
+  const source = sourceOf(spec);
   if (source.case === 'topic' && !/^[a-zA-Z0-9._-]{1,249}$/.test(source.value)) {
     v.add('spec.pairs.topic', `"${source.value}" is not a topic name`);
   } else v.required(`spec.pairs.${source.case}`, source.value);
@@ -179,7 +183,7 @@ export async function runTraining(job: RunningJob<TrainingJob>, ctx: ServiceCont
   checkDevice(spec.device);
   const paths = await resolvePaths(spec, ctx);
   const settings = resolveSettings(spec.preset, spec.config);
-  const source = spec.pairs!.source;
+  const source = sourceOf(spec);
   const specHash = hashOf({
     student: paths.studentDir,
     source: source.case === 'topic' ? { topic: source.value, runId: job.runId }
@@ -250,7 +254,7 @@ async function readSource(
   limits: Limits,
   signal: AbortSignal,
 ): Promise<DataSnapshot> {
-  const source = spec.pairs!.source;
+  const source = sourceOf(spec);
   if (source.case === 'topic') {
     const read = await readPairsTopic(ctx.stream, source.value, runId, {
       timeoutMs: limits.readTimeoutMs, maxPairs: limits.maxPairs, signal,
@@ -276,7 +280,7 @@ async function readSource(
     };
   }
 
-  const name = source.value ?? '';
+  const name = source.value!;
   const snapshot = await fileSnapshot(paths.pairsFile!, name,
     { maxPairs: limits.maxPairs, signal }).catch((err: unknown) => {
     if (err instanceof PairLimitError) {
