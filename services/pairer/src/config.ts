@@ -24,6 +24,10 @@ export const pairerEnvSpec = {
     default: 10_000, min: 6000, max: 300_000,
     doc: 'consumer session timeout; how long a killed instance holds its partitions',
   }),
+  restartBackoffMs: env.int('DELTA_PAIRER_RESTART_BACKOFF_MS', {
+    default: 1000, min: 1, max: 60_000,
+    doc: 'wait before the first restart of a job whose transaction failed; doubles each time',
+  }),
   maxPending: env.int('DELTA_PAIRER_MAX_PENDING', {
     default: 1_000_000, min: 1,
     doc: 'prompts a job may hold waiting for a side before it fails RESOURCE_EXHAUSTED',

@@ -61,7 +61,6 @@ describe('the model ladder through Kafka', () => {
         records.push(responseRecord(runId, p, model, text, { finishReason }));
       }
     }
-    records.push(responseRecord(runId, 'p-9', 'rung-7b', 'a second answer')); // duplicate
     records.push(responseRecord('another-run', 'p-1', 'rung-7b', 'not this run'));
     const mixed = shuffle(records, 7);
     const [a, b] = [stream.producer(), stream.producer()];
@@ -69,6 +68,8 @@ describe('the model ladder through Kafka', () => {
       (async () => { for (let i = 0; i < mixed.length; i += 20) await a.send(responses, mixed.slice(i, i + 10)); })(),
       (async () => { for (let i = 10; i < mixed.length; i += 20) await b.send(responses, mixed.slice(i, i + 10)); })(),
     ]);
+    // A second answer of the same model comes later: the first one read is kept.
+    await a.send(responses, [responseRecord(runId, 'p-9', 'rung-7b', 'a second answer')]);
     await Promise.all([a.disconnect(), b.disconnect()]);
 
     const exportFile = path.join(outputs, 'ladder', 'pairs.jsonl');
@@ -228,6 +229,63 @@ describe('streaming', () => {
     expect(job?.meta?.state).toBe(JobState.CANCELLED);
     expect(readExport(path.join(outputs, 'streaming.jsonl')).map((l) => l.prompt_id))
       .toEqual(['both']);
+  });
+});
+
+describe('a failed transaction', () => {
+  /** Responses of 21 prompts; one prompt's pair is too big for a pairs topic limited to 4000. */
+  async function tooBigForThePairsTopic(client = pairer.client) {
+    const runId = uniqueName('run');
+    const responses = topic(uniqueName('delta.responses'), ResponseSchema);
+    // A pairs topic that refuses the big pair below until its limit is raised.
+    const pairs = topic(uniqueName('delta.pairs'), PairSchema);
+    await admin.ensureTopics([{ topic: responses },
+      { topic: pairs, config: { 'max.message.bytes': '4000' } }]);
+    const producer = stream.producer();
+    await producer.send(responses, [
+      ...Array.from({ length: 20 }, (_, i) => ['big', 'small'].map((m) =>
+        responseRecord(runId, `p-${i}`, m, `${m} says ${i}`))).flat(),
+      responseRecord(runId, 'long', 'big', 'b'.repeat(6000)),
+      responseRecord(runId, 'long', 'small', 's'.repeat(6000)),
+    ]);
+    await producer.disconnect();
+    const { jobId } = await client.startPairing({ runId, spec: {
+      models: ['big', 'small'], policy: { case: 'ladder', value: { order: ['big', 'small'] } },
+      responsesTopic: responses.name, pairsTopic: pairs.name, untilEnd: true,
+    } });
+    return { jobId, pairs };
+  }
+
+  it('restarts the job from its state topic and writes each pair once', async () => {
+    const { jobId, pairs } = await tooBigForThePairsTopic();
+    // Each restart takes the transactional id over again and rebuilds the join: a restore.
+    const restores = () => telemetry.spans().filter((s) => s.name === 'pairer restore'
+      && s.attributes['delta.job_id'] === jobId).length;
+    await waitFor(() => restores() >= 2, 60_000);
+    const raw = stream.kafka.admin();
+    await raw.connect();
+    await raw.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: pairs.name,
+      configEntries: [{ name: 'max.message.bytes', value: '1048576' }] }] });
+    await raw.disconnect();
+    const job = await waitForEnd(pairer.client, jobId);
+    expect(job.meta?.error?.message ?? '').toBe('');
+    expect(job.status?.responsesRead).toBe(42n);
+    expect(job.status?.pairsWritten).toBe(21n);
+    const written = await readPairs(stream, pairs.name);
+    expect(written).toHaveLength(21);
+    expect(new Set(written.map((p) => p.pairId)).size).toBe(21);
+  });
+
+  it('fails the job after repeated failures without progress, naming the cause', async () => {
+    const quick = await startPairer(pairerEnv({ DELTA_PAIRER_RESTART_BACKOFF_MS: '10' }),
+      telemetry);
+    const { jobId } = await tooBigForThePairsTopic(quick.client);
+    const job = await waitForEnd(quick.client, jobId);
+    await quick.service.stop('test over');
+    expect(job.meta?.state).toBe(JobState.FAILED);
+    expect(job.meta?.error?.code).toBe('UNAVAILABLE');
+    expect(job.meta?.error?.message).toMatch(/^the job's transactions failed 6 times in a row /);
+    expect(job.meta?.error?.message).toMatch(/was aborted: The request included a message larger/);
   });
 });
 
