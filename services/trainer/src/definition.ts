@@ -40,7 +40,7 @@ export const trainerEnvSpec = {
     doc: 'longest time to read the pairs topic up to its end offsets' }),
   keepCheckpoints: env.int('DELTA_TRAINER_KEEP_CHECKPOINTS', { default: 2, min: 1, max: 10_000,
     doc: 'checkpoints kept in an output folder (the newest ones)' }),
-  referenceChunk: env.int('DELTA_TRAINER_REFERENCE_CHUNK', { default: 1024, min: 1,
+  referenceChunk: env.int('DELTA_TRAINER_REFERENCE_CHUNK', { default: 256, min: 1,
     doc: 'pairs per reference log-prob cache file (a stopped job keeps finished chunks)' }),
   evalMaxPairs: env.int('DELTA_TRAINER_EVAL_MAX_PAIRS', { default: 512, min: 1,
     doc: 'most pairs one evaluation of reward accuracy scores' }),

@@ -133,6 +133,24 @@ describe('case 11: the evaluation split has cached reference log-probs too', () 
   });
 });
 
+describe('reference cache in chunks', () => {
+  it('writes one file per chunk of pairs and reads them all back on the next start', async () => {
+    const dir = out('chunks');
+    const stop = new AbortController();
+    const settings = { maxSteps: 6, epochs: 3, checkpointEvery: 0, evalFraction: 0 };
+    await runDirect({ student, output: dir, pairsFile, settings, referenceChunk: 16,
+      signal: stop.signal, onStep: () => stop.abort() });
+    const files = readdirSync(path.join(dir, 'reference'));
+    const sizes = files.map((f) => (JSON.parse(readFileSync(path.join(dir, 'reference', f),
+      'utf8')).values as unknown[]).length).sort((a, b) => a - b);
+    expect(sizes).toEqual([8, 16, 16]);
+    await runDirect({ student, output: dir, pairsFile, settings, referenceChunk: 16 });
+    const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+    expect(summary.referenceKeys).toHaveLength(3);
+    expect(summary.referenceCached).toBe(true);
+  });
+});
+
 describe('case 8: memory stays flat over steps', () => {
   it('holds resident memory within a few MiB from step 50 to step 300', async () => {
     const dir = out('memory');
