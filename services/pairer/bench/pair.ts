@@ -80,7 +80,8 @@ const seconds = (performance.now() - started) / 1000;
 const steady = first && last && last.at > first.at
   ? Math.round((last.pairs - first.pairs) / ((last.at - first.at) / 1000)) : null;
 if (job?.meta?.state !== JobState.SUCCEEDED) {
-  throw new Error(`the bench job ended ${JobState[job?.meta?.state ?? 0]}: ${job?.meta?.error?.message}`);
+  const state = JobState[job?.meta?.state ?? 0];
+  throw new Error(`the bench job ended ${state}: ${job?.meta?.error?.message}`);
 }
 const written = Number(job.status!.pairsWritten);
 console.log(JSON.stringify({

@@ -81,7 +81,8 @@ export async function readImport(
     const { size } = await stat(file);
     if (size > maxBytes) {
       throw new RpcError(Code.RESOURCE_EXHAUSTED,
-        `${FIELD}: ${file} is ${size} bytes, above the limit ${maxBytes} (DELTA_PAIRER_IMPORT_MAX_BYTES)`);
+        `${FIELD}: ${file} is ${size} bytes, above the limit ${maxBytes} ` +
+        '(DELTA_PAIRER_IMPORT_MAX_BYTES)');
     }
     text = await readFile(file, 'utf8');
   } catch (err) {

@@ -10,7 +10,9 @@ export {
 export { JoinState, JoinStep, joinKey, type JoinContext, type PendingPrompt } from './join.js';
 export { SCORER_NAMES, scorerFor, type Scorer } from './scorers.js';
 export { IMPORT_FORMATS, readImport } from './importer.js';
-export { comparePairs, preferenceLine, readJobPairs, writeExport, type PreferenceLine } from './export.js';
+export {
+  comparePairs, preferenceLine, readJobPairs, writeExport, type PreferenceLine,
+} from './export.js';
 export { prepareSpec, policyOf, rankBySize } from './spec.js';
 export { readToEnd, type ReadToEndOptions } from './read-to-end.js';
 export { restoreState, stateTopics, type StateTopics } from './state-topic.js';

@@ -2,7 +2,9 @@
 // (no reference to check against, no score in the record). Verifiers come from @delta/evals;
 // this file only maps a Response onto what each verifier reads.
 import type { Response } from '@delta/contracts';
-import { extractFlexible, extractMathAnswer, normalizeNumber, scoreGsm8k, scoreMath } from '@delta/evals';
+import {
+  extractFlexible, extractMathAnswer, normalizeNumber, scoreGsm8k, scoreMath,
+} from '@delta/evals';
 
 /** Gives a response a score; undefined means it cannot be scored (counted as "unscored"). */
 export type Scorer = (response: Response) => number | undefined;

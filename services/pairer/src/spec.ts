@@ -129,7 +129,9 @@ export async function prepareSpec(
   spec.pairsTopic ||= PAIRS_TOPIC;
   for (const [field, name] of [['spec.responses_topic', spec.responsesTopic],
     ['spec.pairs_topic', spec.pairsTopic]] as const) {
-    if (!TOPIC_NAME.test(name)) v.add(field, `"${name}" is not a topic name (letters, digits, . _ -)`);
+    if (!TOPIC_NAME.test(name)) {
+      v.add(field, `"${name}" is not a topic name (letters, digits, . _ -)`);
+    }
   }
   if (spec.responsesTopic === spec.pairsTopic) {
     v.add('spec.pairs_topic', 'must differ from spec.responses_topic');

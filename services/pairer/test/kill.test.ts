@@ -24,7 +24,9 @@ const children: ChildProcess[] = [];
 let telemetry: TestTelemetry;
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing; build first (npx nx build @delta/pairer)`);
+  if (!existsSync(MAIN)) {
+    throw new Error(`${MAIN} is missing; build first (npx nx build @delta/pairer)`);
+  }
   telemetry = await startTestTelemetry('pairer-kill-test');
 });
 afterAll(async () => {
@@ -103,7 +105,9 @@ describe('a pairer killed mid-stream', () => {
     await admin.ensureTopics([{ topic: responses, partitions: 3 }, { topic: pairs, partitions: 2 }]);
     await admin.disconnect();
     const producer = stream.producer();
-    for (let i = 0; i < direct.length; i += 200) await producer.send(responses, direct.slice(i, i + 200));
+    for (let i = 0; i < direct.length; i += 200) {
+      await producer.send(responses, direct.slice(i, i + 200));
+    }
     await producer.disconnect();
     return { stream, responses, pairs };
   }

@@ -29,7 +29,8 @@ function answers(...list: Response[]): Map<string, Response> {
 describe('the model ladder', () => {
   it('chooses the higher rung of each adjacent pair', () => {
     const policy = ladderPolicy(adjacentRungs(['7b', '3b', '1b']), keep);
-    const out = policy.resolve(answers(response('1b', 'c'), response('7b', 'a'), response('3b', 'b')));
+    const out = policy.resolve(
+      answers(response('1b', 'c'), response('7b', 'a'), response('3b', 'b')));
     expect(out.pairs.map((p) => [p.chosen.model, p.rejected.model]))
       .toEqual([['7b', '3b'], ['3b', '1b']]);
     expect(out.dropped).toEqual({});

@@ -64,10 +64,13 @@ describe('the model ladder through Kafka', () => {
     records.push(responseRecord('another-run', 'p-1', 'rung-7b', 'not this run'));
     const mixed = shuffle(records, 7);
     const [a, b] = [stream.producer(), stream.producer()];
-    await Promise.all([
-      (async () => { for (let i = 0; i < mixed.length; i += 20) await a.send(responses, mixed.slice(i, i + 10)); })(),
-      (async () => { for (let i = 10; i < mixed.length; i += 20) await b.send(responses, mixed.slice(i, i + 10)); })(),
-    ]);
+    // Two producers ("replicas") send alternate slices of ten at the same time.
+    const sendFrom = async (producer: typeof a, first: number) => {
+      for (let i = first; i < mixed.length; i += 20) {
+        await producer.send(responses, mixed.slice(i, i + 10));
+      }
+    };
+    await Promise.all([sendFrom(a, 0), sendFrom(b, 10)]);
     // A second answer of the same model comes later: the first one read is kept.
     await a.send(responses, [responseRecord(runId, 'p-9', 'rung-7b', 'a second answer')]);
     await Promise.all([a.disconnect(), b.disconnect()]);
@@ -202,7 +205,7 @@ describe('the GSM8K model solutions', () => {
 });
 
 describe('streaming', () => {
-  it('drops a prompt still missing a side after the timeout, and a late side as duplicate', async () => {
+  it('drops a prompt missing a side after the timeout, and a late side as duplicate', async () => {
     const runId = uniqueName('run');
     const responses = topic(uniqueName('delta.responses'), ResponseSchema);
     const pairs = topic(uniqueName('delta.pairs'), PairSchema);
@@ -345,7 +348,8 @@ describe('bad requests', () => {
     const outside = await pairer.client.startPairing({ spec: { ...spec,
       import: { file: '/etc/passwd', format: 'responses' } } }).catch((e) => e);
     expect(outside.code).toBe(Code.PERMISSION_DENIED);
-    expect(outside.message).toMatch(/^spec.import.file: "\/etc\/passwd" is outside the allowed roots/);
+    expect(outside.message)
+      .toMatch(/^spec.import.file: "\/etc\/passwd" is outside the allowed roots/);
     const escape = await pairer.client.startPairing({ spec: { ...spec,
       exportFile: '../elsewhere.jsonl' } }).catch((e) => e);
     expect(escape.code).toBe(Code.PERMISSION_DENIED);
