@@ -223,7 +223,7 @@ async function trainJob(
   telemetry: TrainerTelemetry,
 ): Promise<void> {
   const spec = job.spec;
-  await train({
+  const outcome = await train({
     studentDir: paths.studentDir,
     outputDir: paths.outputDir,
     outputName: spec.outputDir,
@@ -243,6 +243,15 @@ async function trainJob(
     telemetry,
     attributes: { [DELTA_RUN_ID]: job.runId, [DELTA_JOB_ID]: job.jobId },
   });
+  const st = job.status;
+  if (st.rejected.length > 0) {
+    ctx.logger.warn({ rejected: st.rejected.slice(0, 10), count: st.rejected.length },
+      'pairs skipped as malformed');
+  }
+  ctx.logger.info({ outcome, step: st.step, total_steps: st.totalSteps, loss: st.loss,
+    eval_reward_accuracy: st.evalRewardAccuracy, pairs_used: Number(st.pairsUsed),
+    dropped: Object.fromEntries(Object.entries(st.dropped).map(([k, v]) => [k, Number(v)])),
+    checkpoint: st.checkpointDir, model: st.modelDir }, `training ${outcome}`);
 }
 
 /** Reads the job's pairs from its topic or file; refuses a source without a usable pair. */
