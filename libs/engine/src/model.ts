@@ -15,6 +15,12 @@ import { packInputs, packSequences, type PaddingOptions, type ScoredSequence } f
 export interface ModelOptions {
   /** CPU threads for this model's kernels and BLAS calls (default: all cores). */
   threads?: number;
+  /**
+   * Where the weights live and the model computes (default 'cpu'). 'cuda' (or 'cuda:N') needs
+   * an engine built with CUDA (see engineBackends()) and a GPU; otherwise creating the model
+   * fails with an INVALID_STATE EngineError.
+   */
+  device?: 'cpu' | 'cuda' | `cuda:${number}`;
 }
 
 /** Inputs of a forward pass, one row per sequence, all rows of the same length. */
@@ -62,7 +68,7 @@ export class Model {
     this.hfConfig = hfConfig;
     try {
       const threads = options.threads ?? availableParallelism();
-      this.handle = new (native().NativeModel)(nativeConfig(config), threads);
+      this.handle = new (native().NativeModel)(nativeConfig(config), threads, options.device);
     } catch (err) {
       throw toEngineError(err, 'creating the model');
     }

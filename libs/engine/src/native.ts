@@ -101,7 +101,7 @@ export interface NativeTrainer {
 
 /** What the addon exports. */
 export interface NativeBinding {
-  NativeModel: new (config: NativeModelConfig, threads: number) => NativeModel;
+  NativeModel: new (config: NativeModelConfig, threads: number, device?: string) => NativeModel;
   NativeTrainer: new (model: NativeModel, config: object) => NativeTrainer;
   backend: string;
 }

@@ -55,6 +55,12 @@ export interface TrainerConfig {
   padding?: Partial<PaddingOptions>;
   /** Memory for one chunk of lm-head logits (default 256 MiB); larger chunks avoid recomputing. */
   logitsBudgetMiB?: number;
+  /**
+   * Recompute each block's activations during the backward instead of keeping them: one
+   * block's activations in memory instead of all of them, for about one more forward pass.
+   * Results are unchanged (default false).
+   */
+  recompute?: boolean;
 }
 
 /** The delta-learning paper's recipe: length-normalised DPO, beta 5, lr 5e-8, cosine to 0.1 lr. */
@@ -144,6 +150,7 @@ export class Trainer {
       maxMicroSequences: config.microBatchSize * (this.preference ? 2 : 1),
       maxLength: config.maxLength,
       logitsBudgetElements: Math.floor(((config.logitsBudgetMiB ?? 256) * 2 ** 20) / 4),
+      recompute: config.recompute ?? false,
     };
     try {
       this.handle = new (native().NativeTrainer)(model.handle, nativeConfig);

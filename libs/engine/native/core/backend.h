@@ -30,6 +30,14 @@ class Backend {
   // Floating-point operations done by matmul() since construction (for throughput figures).
   virtual double matmul_flops() const = 0;
 
+  // Where the model keeps its parameters (called once, after the model's alloc). A backend
+  // that runs matrix products in a lower precision may keep a copy of them in that precision;
+  // it then refreshes the copy itself when its own calls write to that range.
+  virtual void bind_parameters(const F* params, int64_t n) {
+    (void)params;
+    (void)n;
+  }
+
   // C[M,N] = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T; lda/ldb/ldc are row strides.
   virtual void matmul(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, F alpha,
                       const F* A, int64_t lda, const F* B, int64_t ldb, F beta, F* C,
@@ -65,15 +73,21 @@ class Backend {
                              int64_t NKV, int64_t HS) = 0;
 
   // Causal self-attention with a key mask and optional sliding window (0 = off).
-  // qkv[B*T, QKV] -> att[B*T, QD]; probs[B, NH, T, T] keeps the softmax for backward.
-  // Rows whose mask is 0 get a zero output. Backward writes (not accumulates) dqkv and may
-  // overwrite probs.
+  // qkv[B*T, QKV] -> att[B*T, QD]; probs keeps what the backward needs: the softmax
+  // [B, NH, T, T] by default, or whatever attention_state_elements() sizes for the backend.
+  // Rows whose mask is 0 get a zero output. Backward writes (not accumulates) dqkv, reads the
+  // forward's output att, and may overwrite probs.
   virtual void attention_forward(F* att, F* probs, const F* qkv, const int32_t* mask,
                                  int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                                  int64_t window) = 0;
-  virtual void attention_backward(F* dqkv, const F* datt, const F* qkv, F* probs,
+  virtual void attention_backward(F* dqkv, const F* datt, const F* qkv, const F* att, F* probs,
                                   const int32_t* mask, int64_t B, int64_t T, int64_t NH,
                                   int64_t NKV, int64_t HS, int64_t window) = 0;
+  // Elements of probs per layer for a batch capacity. A backend whose attention recomputes the
+  // scores in its backward (tiled, online softmax) keeps only per-row statistics.
+  virtual int64_t attention_state_elements(int64_t B, int64_t T, int64_t NH) const {
+    return B * NH * T * T;
+  }
 
   // h[N,H] = silu(gu[:, :H]) * gu[:, H:].  Backward writes dgu[N, 2H].
   virtual void swiglu_forward(F* h, const F* gu, int64_t N, int64_t H) = 0;

@@ -1,6 +1,7 @@
 // The decoder graph: embedding, L blocks of (RMSNorm, attention with RoPE, residual, RMSNorm,
 // SwiGLU MLP, residual), final RMSNorm and the lm head, forward and backward, all through
 // Backend calls. The lm head runs only on rows that have a target, in chunks of R rows.
+// With a recomputing workspace the backward reruns each block's forward before its backward.
 #include "core/model.h"
 
 #include <algorithm>
@@ -18,6 +19,7 @@ Model<F>::Model(const ModelConfig& config, std::unique_ptr<Backend<F>> backend)
   plan_params();
   data_ = static_cast<F*>(backend_->alloc(sizeof(F) * (num_params_ + dims_.HS / 2)));
   inv_freq_ = data_ + num_params_;
+  backend_->bind_parameters(data_, num_params_);
   backend_->zero(data_, sizeof(F) * num_params_);
 
   std::vector<double> inv = config_.rope_inv_freq();
@@ -203,36 +205,42 @@ void Model<F>::forward(Workspace<F>& ws, const HostBatch& b) {
   be.rope_tables(ws.cos, ws.sin, ws.pos, inv_freq_, N, d.HS / 2);
   be.embedding_forward(ws.residual(-1), ws.ids, embedding(data_), N, d.C);
 
-  for (int64_t l = 0; l < d.L; l++) {
-    Layer w = layer(data_, l);
-    auto& a = ws.layer(l);
-    F* x_in = ws.residual(l - 1);
-    F* x_out = ws.residual(l);
-
-    be.rmsnorm_forward(ws.xn, a.rstd1, x_in, w.ln1, N, d.C, config_.rms_norm_eps);
-    be.matmul(false, true, N, d.QKV(), d.C, F(1), ws.xn, d.C, w.wqkv, d.C, F(0), a.qkv,
-              d.QKV());
-    if (w.bqkv) be.bias_forward(a.qkv, w.bqkv, N, d.QKV());
-    be.rope_forward(a.qkv, ws.cos, ws.sin, N, d.NH, d.NKV, d.HS);
-    be.attention_forward(a.att, a.probs, a.qkv, ws.mask, b.B, b.T, d.NH, d.NKV, d.HS,
-                         config_.sliding_window);
-    be.copy(a.x_mid, x_in, sizeof(F) * N * d.C);
-    be.matmul(false, true, N, d.C, d.QD(), F(1), a.att, d.QD(), w.wo, d.QD(), F(1), a.x_mid,
-              d.C);
-    if (w.bo) be.bias_forward(a.x_mid, w.bo, N, d.C);
-
-    be.rmsnorm_forward(ws.xn, a.rstd2, a.x_mid, w.ln2, N, d.C, config_.rms_norm_eps);
-    be.matmul(false, true, N, 2 * d.H, d.C, F(1), ws.xn, d.C, w.wgu, d.C, F(0), a.gu, 2 * d.H);
-    if (w.bgu) be.bias_forward(a.gu, w.bgu, N, 2 * d.H);
-    be.swiglu_forward(ws.h, a.gu, N, d.H);
-    be.copy(x_out, a.x_mid, sizeof(F) * N * d.C);
-    be.matmul(false, true, N, d.C, d.H, F(1), ws.h, d.H, w.wd, d.H, F(1), x_out, d.C);
-    if (w.bd) be.bias_forward(x_out, w.bd, N, d.C);
-  }
+  for (int64_t l = 0; l < d.L; l++) forward_layer(ws, l, true);
 
   be.rmsnorm_forward(ws.xnf, ws.rstdf, ws.residual(d.L - 1), final_norm(data_), N, d.C,
                      config_.rms_norm_eps);
   be.gather_rows(ws.xsel, ws.xnf, ws.rows, R, d.C);
+}
+
+template <typename F>
+void Model<F>::forward_layer(Workspace<F>& ws, int64_t l, bool to_output) {
+  const Dims& d = dims_;
+  Backend<F>& be = *backend_;
+  const int64_t N = ws.N;
+  Layer w = layer(data_, l);
+  auto& a = ws.layer(l);
+  F* x_in = ws.residual(l - 1);
+
+  be.rmsnorm_forward(ws.xn, a.rstd1, x_in, w.ln1, N, d.C, config_.rms_norm_eps);
+  be.matmul(false, true, N, d.QKV(), d.C, F(1), ws.xn, d.C, w.wqkv, d.C, F(0), a.qkv, d.QKV());
+  if (w.bqkv) be.bias_forward(a.qkv, w.bqkv, N, d.QKV());
+  be.rope_forward(a.qkv, ws.cos, ws.sin, N, d.NH, d.NKV, d.HS);
+  be.attention_forward(a.att, a.probs, a.qkv, ws.mask, ws.B, ws.T, d.NH, d.NKV, d.HS,
+                       config_.sliding_window);
+  be.copy(a.x_mid, x_in, sizeof(F) * N * d.C);
+  be.matmul(false, true, N, d.C, d.QD(), F(1), a.att, d.QD(), w.wo, d.QD(), F(1), a.x_mid, d.C);
+  if (w.bo) be.bias_forward(a.x_mid, w.bo, N, d.C);
+
+  be.rmsnorm_forward(ws.xn, a.rstd2, a.x_mid, w.ln2, N, d.C, config_.rms_norm_eps);
+  be.matmul(false, true, N, 2 * d.H, d.C, F(1), ws.xn, d.C, w.wgu, d.C, F(0), a.gu, 2 * d.H);
+  if (w.bgu) be.bias_forward(a.gu, w.bgu, N, 2 * d.H);
+  if (!to_output) return;  // a recomputation for the backward needs nothing further
+
+  F* x_out = ws.residual(l);
+  be.swiglu_forward(ws.h, a.gu, N, d.H);
+  be.copy(x_out, a.x_mid, sizeof(F) * N * d.C);
+  be.matmul(false, true, N, d.C, d.H, F(1), ws.h, d.H, w.wd, d.H, F(1), x_out, d.C);
+  if (w.bd) be.bias_forward(x_out, w.bd, N, d.C);
 }
 
 template <typename F>
@@ -297,6 +305,8 @@ void Model<F>::backward(Workspace<F>& ws, const F* dlogp_host, F* grads) {
     Layer g = layer(grads, l);
     auto& a = ws.layer(l);
     F* x_in = ws.residual(l - 1);
+    // The forward left the last layer's activations in the shared set; others are recomputed.
+    if (ws.recomputes() && l < d.L - 1) forward_layer(ws, l, false);
 
     // MLP branch: x_out = x_mid + down(swiglu(gate_up(norm(x_mid)))).
     if (g.bd) be.bias_backward(g.bd, ws.dx, N, d.C);
@@ -317,8 +327,8 @@ void Model<F>::backward(Workspace<F>& ws, const F* dlogp_host, F* grads) {
     be.matmul(true, false, d.C, d.QD(), N, F(1), ws.dx, d.C, a.att, d.QD(), F(1), g.wo, d.QD());
     be.matmul(false, false, N, d.QD(), d.C, F(1), ws.dx, d.C, w.wo, d.QD(), F(0), ws.datt,
               d.QD());
-    be.attention_backward(ws.dqkv, ws.datt, a.qkv, a.probs, ws.mask, ws.B, ws.T, d.NH, d.NKV,
-                          d.HS, config_.sliding_window);
+    be.attention_backward(ws.dqkv, ws.datt, a.qkv, a.att, a.probs, ws.mask, ws.B, ws.T, d.NH,
+                          d.NKV, d.HS, config_.sliding_window);
     be.rope_backward(ws.dqkv, ws.cos, ws.sin, N, d.NH, d.NKV, d.HS);
     if (g.bqkv) be.bias_backward(g.bqkv, ws.dqkv, N, d.QKV());
     be.rmsnorm_apply(ws.xn, x_in, w.ln1, a.rstd1, N, d.C);

@@ -82,6 +82,10 @@ class Model {
     int64_t ln1, wqkv, bqkv, wo, bo, ln2, wgu, bgu, wd, bd;  // -1 when absent
   };
   void add_param(const std::string& name, std::vector<int64_t> shape, bool decay);
+  // One block from ws.residual(l - 1): its saved activations and, when to_output, the block's
+  // output ws.residual(l). Without to_output it stops after the gate/up product, which is all
+  // a recomputation for the backward needs.
+  void forward_layer(Workspace<F>& ws, int64_t l, bool to_output);
   void plan_params();
 
   ModelConfig config_;

@@ -19,7 +19,7 @@ Trainer<F>::Trainer(Model<F>& model, const TrainerConfig& config)
       preference_(config.loss.type != LossType::kSft),
       ws_(model.backend(), model.dims(),
           WorkspacePlan{config.max_micro_sequences, config.max_length, true,
-                        config.logits_budget_elements}) {
+                        config.logits_budget_elements, config.recompute}) {
   validate_loss(config.loss);
   validate_schedule(config.schedule);
   const OptimizerConfig& o = config.optimizer;

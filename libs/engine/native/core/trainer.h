@@ -27,6 +27,7 @@ struct TrainerConfig {
   int64_t max_micro_sequences = 2;  // rows of a micro-batch (2 per pair for preference losses)
   int64_t max_length = 512;         // padded length of a micro-batch, at most
   int64_t logits_budget_elements = 64ll << 20;
+  bool recompute = false;  // recompute each block's activations in the backward (less memory)
 };
 
 // A step's input. For preference losses, sequence 2i of a micro-batch is the chosen side of a

@@ -36,7 +36,8 @@ Workspace<F>::Workspace(Backend<F>& backend, const Dims& d, const WorkspacePlan&
   }
   const int64_t Nc = plan.max_B * plan.max_T;
   chunk_rows = std::max<int64_t>(1, std::min<int64_t>(Nc, plan.logits_budget_elements / d.V));
-  const int64_t sets = plan.training ? d.L : 1;
+  const int64_t sets = plan.training && !plan.recompute ? d.L : 1;
+  const int64_t state = backend.attention_state_elements(plan.max_B, plan.max_T, d.NH);
 
   auto carve = [&](Carver& c) {
     ids = c.take<int32_t>(Nc);
@@ -52,7 +53,7 @@ Workspace<F>::Workspace(Backend<F>& backend, const Dims& d, const WorkspacePlan&
     for (Layer& l : layers_) {
       l.rstd1 = c.take<F>(Nc);
       l.qkv = c.take<F>(Nc * d.QKV());
-      l.probs = c.take<F>(plan.max_B * d.NH * plan.max_T * plan.max_T);
+      l.probs = c.take<F>(state);
       l.att = c.take<F>(Nc * d.QD());
       l.x_mid = c.take<F>(Nc * d.C);
       l.rstd2 = c.take<F>(Nc);

@@ -11,11 +11,15 @@
 namespace delta {
 
 // How a workspace is planned: the largest batch it takes, whether it keeps every layer's
-// activations for a backward pass, and the row count of one lm-head chunk.
+// activations for a backward pass, and the row count of one lm-head chunk. With recompute,
+// training keeps only each layer's input and the backward recomputes a layer's activations
+// just before it needs them: one layer's activations in memory instead of L, one more
+// forward pass of the blocks in time.
 struct WorkspacePlan {
   int64_t max_B = 0, max_T = 0;
   bool training = false;
   int64_t logits_budget_elements = 64ll << 20;  // bound on R * V
+  bool recompute = false;
 };
 
 template <typename F>
@@ -30,11 +34,14 @@ class Workspace {
   size_t bytes() const { return bytes_; }
   bool fits(int64_t B, int64_t T) const { return B <= plan_.max_B && T <= plan_.max_T; }
 
-  // Activations saved for one layer (all layers share set 0 when not training).
+  // Activations saved for one layer (all layers share set 0 when not training or when they
+  // are recomputed).
   struct Layer {
     F *rstd1, *qkv, *probs, *att, *x_mid, *rstd2, *gu;
   };
-  Layer& layer(int64_t l) { return layers_[plan_.training ? l : 0]; }
+  Layer& layer(int64_t l) { return layers_[layers_.size() > 1 ? l : 0]; }
+  // Whether the backward must recompute a layer's activations before using them.
+  bool recomputes() const { return plan_.training && plan_.recompute; }
   // The residual stream after layer l (l = -1: the embeddings).
   F* residual(int64_t l);
 

@@ -1,7 +1,6 @@
 // CpuBackend: forwards each Backend call to its kernel in ops/ with the thread count.
 #include "cpu/cpu_backend.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <cstdlib>
@@ -20,7 +19,9 @@
 #include "ops/rope.h"
 #include "ops/swiglu.h"
 
+#ifndef DELTA_ENGINE_NO_BLAS
 extern "C" void openblas_set_num_threads(int);
+#endif
 
 namespace delta::cpu {
 
@@ -74,7 +75,9 @@ template <typename F>
 void CpuBackend<F>::enter() {
   // Both settings are per calling thread in OpenMP, so they are renewed on every entry.
   omp_set_num_threads(threads_);
+#ifndef DELTA_ENGINE_NO_BLAS
   openblas_set_num_threads(threads_);
+#endif
 }
 
 template <typename F>
@@ -151,9 +154,9 @@ void CpuBackend<F>::attention_forward(F* att, F* probs, const F* qkv, const int3
 }
 
 template <typename F>
-void CpuBackend<F>::attention_backward(F* dqkv, const F* datt, const F* qkv, F* probs,
-                                       const int32_t* mask, int64_t B, int64_t T, int64_t NH,
-                                       int64_t NKV, int64_t HS, int64_t window) {
+void CpuBackend<F>::attention_backward(F* dqkv, const F* datt, const F* qkv, const F* /*att*/,
+                                       F* probs, const int32_t* mask, int64_t B, int64_t T,
+                                       int64_t NH, int64_t NKV, int64_t HS, int64_t window) {
   F* scratch = attention_scratch(static_cast<int64_t>(threads_) * T * T);
   flops_ += ops::attention_backward(dqkv, datt, qkv, probs, mask, B, T, NH, NKV, HS, window,
                                     scratch, threads_);

@@ -49,9 +49,9 @@ class CpuBackend final : public Backend<F> {
   void attention_forward(F* att, F* probs, const F* qkv, const int32_t* mask, int64_t B,
                          int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                          int64_t window) override;
-  void attention_backward(F* dqkv, const F* datt, const F* qkv, F* probs, const int32_t* mask,
-                          int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
-                          int64_t window) override;
+  void attention_backward(F* dqkv, const F* datt, const F* qkv, const F* att, F* probs,
+                          const int32_t* mask, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                          int64_t HS, int64_t window) override;
   void swiglu_forward(F* h, const F* gu, int64_t N, int64_t H) override;
   void swiglu_backward(F* dgu, const F* dh, const F* gu, int64_t N, int64_t H) override;
   void add_inplace(F* y, const F* x, int64_t n) override;

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,6 +14,9 @@
 #include "core/trainer.h"
 #include "cpu/cpu_backend.h"
 #include "napi/convert.h"
+#ifdef DELTA_ENGINE_WITH_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 namespace delta::napi {
 
@@ -97,6 +101,29 @@ auto guarded(Napi::Env env, Fn fn) -> decltype(fn()) {
   }
 }
 
+// The devices this build computes on, as engineBackends() reports them.
+#ifdef DELTA_ENGINE_WITH_CUDA
+constexpr const char* kBackends = "cpu,cuda";
+#else
+constexpr const char* kBackends = "cpu";
+#endif
+
+// The backend for a device name: "cpu", or "cuda" / "cuda:N" where this build has CUDA.
+std::unique_ptr<Backend<F>> make_backend(const std::string& device, int threads) {
+  if (device == "cpu") return std::make_unique<cpu::CpuBackend<F>>(threads);
+  if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
+#ifdef DELTA_ENGINE_WITH_CUDA
+    const int index = device == "cuda" ? 0 : std::atoi(device.c_str() + 5);
+    return std::make_unique<cuda::CudaBackend>(index);
+#else
+    fail(ErrorCode::kInvalidState,
+         "device '" + device + "' is not available: this build of the engine has no CUDA "
+         "backend (CMake found no nvcc when it was built); use device 'cpu'");
+#endif
+  }
+  fail(ErrorCode::kInvalidArgument, "device must be 'cpu' or 'cuda', not '" + device + "'");
+}
+
 HostBatch batch_from(const Napi::Object& o, bool with_targets) {
   HostBatch b;
   b.B = integer_field(o, "batch", "B");
@@ -139,12 +166,15 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
     Napi::Env env = info.Env();
     guarded(env, [&] {
-      if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) {
-        fail(ErrorCode::kInvalidArgument, "new NativeModel(config, threads)");
+      if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber() ||
+          (info.Length() > 2 && !info[2].IsString() && !info[2].IsUndefined())) {
+        fail(ErrorCode::kInvalidArgument, "new NativeModel(config, threads, device?)");
       }
       const ModelConfig config = model_config_from(info[0].As<Napi::Object>());
       threads_ = std::max(1, info[1].As<Napi::Number>().Int32Value());
-      model_ = std::make_unique<Model<F>>(config, std::make_unique<cpu::CpuBackend<F>>(threads_));
+      const std::string device =
+          info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "cpu";
+      model_ = std::make_unique<Model<F>>(config, make_backend(device, threads_));
       inference_ = std::make_unique<Inference<F>>(*model_);
     });
   }
@@ -439,7 +469,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(model_ctor);
   exports.Set("NativeModel", model);
   exports.Set("NativeTrainer", NativeTrainer::Init(env, model_ctor));
-  exports.Set("backend", Napi::String::New(env, "cpu"));
+  exports.Set("backend", Napi::String::New(env, kBackends));
   return exports;
 }
 

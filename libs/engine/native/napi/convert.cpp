@@ -121,6 +121,7 @@ TrainerConfig trainer_config_from(const Napi::Object& o) {
   c.max_micro_sequences = integer_field(o, "config", "maxMicroSequences");
   c.max_length = integer_field(o, "config", "maxLength");
   c.logits_budget_elements = integer_field(o, "config", "logitsBudgetElements");
+  c.recompute = bool_field(o, "config", "recompute");
   if (c.max_micro_sequences < 1 || c.max_length < 1 || c.logits_budget_elements < 1) {
     fail(ErrorCode::kInvalidConfig, "trainer capacity (micro-batch, length, logits budget) "
                                     "must be positive");
