@@ -29,7 +29,11 @@ export interface SendResult {
   baseOffset: string;
 }
 
-/** Encodes records for a kafkajs send, with trace context in each record's headers. */
+/**
+ * Encodes records for a kafkajs send, with trace context in each record's headers: the
+ * caller's, unless the record carries its own traceparent (a record that continues the trace
+ * of an input it was made from).
+ */
 export function toKafkaMessages<D extends DescMessage>(
   topic: Topic<D>,
   records: readonly OutgoingRecord<D>[],
@@ -37,7 +41,7 @@ export function toKafkaMessages<D extends DescMessage>(
   return records.map((r) => ({
     key: r.key,
     value: r.value === null ? null : encodeValue(topic.schema, r.value),
-    headers: injectContext({ ...r.headers }),
+    headers: r.headers?.traceparent ? { ...r.headers } : injectContext({ ...r.headers }),
     ...(r.partition !== undefined ? { partition: r.partition } : {}),
   }));
 }

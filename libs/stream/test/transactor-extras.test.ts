@@ -1,5 +1,6 @@
 // The transactor's tools for stateful transforms, on a real broker: tombstones in outputs,
-// transactions a clock triggers (transact), and read positions past transaction markers.
+// transactions a clock triggers (transact), read positions past transaction markers, and
+// records that keep their own trace context.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs from 'kafkajs';
 import { PairSchema, ResponseSchema } from '@delta/contracts';
@@ -31,13 +32,14 @@ function waitFor(check: () => boolean, timeoutMs = 30_000): Promise<void> {
 
 /** Every record of a topic as key -> value length (null for a tombstone), read_committed. */
 async function readRaw(name: string, count: number) {
-  const seen: { key: string; value: Buffer | null }[] = [];
+  const seen: { key: string; value: Buffer | null; traceparent?: string }[] = [];
   const consumer = stream.kafka.consumer({ groupId: uniqueName('raw') });
   await consumer.connect();
   await consumer.subscribe({ topics: [name], fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
-      seen.push({ key: message.key!.toString(), value: message.value });
+      seen.push({ key: message.key!.toString(), value: message.value,
+        traceparent: message.headers?.traceparent?.toString() });
     },
   });
   await waitFor(() => seen.length >= count);
@@ -91,8 +93,10 @@ describe('transactor extras', () => {
     await waitFor(() => positions.includes('4'));
 
     let committedWith = -1;
+    const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const written = await transactor.transact(
-      () => [output(pairs, [{ key: 'p-0', value: null }, { key: 'late', value: { pairId: 'x' } }])],
+      () => [output(pairs, [{ key: 'p-0', value: null },
+        { key: 'late', value: { pairId: 'x' }, headers: { traceparent: own } }])],
       (n) => { committedWith = n; },
     );
     expect(written).toBe(2);
@@ -103,5 +107,7 @@ describe('transactor extras', () => {
     expect(seen.map((r) => r.key)).toEqual(['p-0', 'p-1', 'p-2', 'p-0', 'late']);
     expect(seen[3]!.value).toBeNull();
     expect(seen[0]!.value!.length).toBeGreaterThan(0);
+    // A record that carries its own trace context keeps it.
+    expect(seen[4]!.traceparent).toBe(own);
   });
 });
