@@ -17,6 +17,8 @@ export interface PendingPrompt {
   readonly sampleIndex: number;
   /** By model name. */
   readonly responses: Map<string, Response>;
+  /** W3C traceparent each response's record carried, by model name, where it had one. */
+  readonly traces: Map<string, string>;
   /** When its first response arrived (ms since the epoch), for the missing-side timeout. */
   since: number;
 }
@@ -66,6 +68,8 @@ export class JoinStep {
   readonly touched = new Map<string, PendingPrompt | null>();
   /** Pairs to write, in the order they were decided. */
   readonly pairs: Pair[] = [];
+  /** For each pair, the traceparent of its chosen response's record ('' when none). */
+  readonly pairTraces: string[] = [];
   readonly status: PairingStatus;
   finishing = false;
 
@@ -76,8 +80,11 @@ export class JoinStep {
     this.status = clone(PairingStatusSchema, state.status);
   }
 
-  /** Takes one response in; returns false when it belongs to another run and was skipped. */
-  add(response: Response, now: number): boolean {
+  /**
+   * Takes one response in, with the traceparent its record carried; returns false when it
+   * belongs to another run and was skipped.
+   */
+  add(response: Response, now: number, traceparent = ''): boolean {
     if (response.runId !== this.ctx.runId) return false;
     this.status.responsesRead += 1n;
     if (!this.ctx.policy.models.includes(response.model)) {
@@ -96,6 +103,7 @@ export class JoinStep {
       return true;
     }
     entry.responses.set(response.model, response);
+    if (traceparent) entry.traces.set(response.model, traceparent);
     if (entry.responses.size === this.ctx.policy.models.length) this.resolve(key, entry);
     return true;
   }
@@ -159,7 +167,8 @@ export class JoinStep {
     if (mine) return mine;
     const committed = this.state.pending.get(key);
     if (!committed) return undefined;
-    const copy = { ...committed, responses: new Map(committed.responses) };
+    const copy = { ...committed, responses: new Map(committed.responses),
+      traces: new Map(committed.traces) };
     this.touched.set(key, copy);
     return copy;
   }
@@ -167,7 +176,7 @@ export class JoinStep {
   private open(key: string, first: Response, now: number): PendingPrompt {
     const entry: PendingPrompt = {
       runId: first.runId, promptId: first.promptId, sampleIndex: first.sampleIndex,
-      responses: new Map(), since: now,
+      responses: new Map(), traces: new Map(), since: now,
     };
     this.touched.set(key, entry);
     return entry;
@@ -192,6 +201,7 @@ export class JoinStep {
         task: d.chosen.task || d.rejected.task,
         reference: d.chosen.reference || d.rejected.reference,
       }));
+      this.pairTraces.push(entry.traces.get(d.chosen.model) ?? '');
     }
     this.status.pairsWritten += BigInt(pairs.length);
     this.touched.set(key, null);

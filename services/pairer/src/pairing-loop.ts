@@ -2,13 +2,15 @@
 // JoinStep, and one Kafka transaction carries the pairs it decided, the join's changes on the
 // state topic and the batch's input offsets. Prompts that time out, and those still waiting at
 // the end of input, resolve in transactions of their own that never overlap a batch's.
-import type { PairSchema, PairingJob, PairingStatus, ResponseSchema } from '@delta/contracts';
+import type {
+  Pair, PairSchema, PairingJob, PairingStatus, ResponseSchema,
+} from '@delta/contracts';
 import type { ProgressUpdate, RunningJob } from '@delta/jobs';
 import { Code, RpcError } from '@delta/rpc';
 import type { ServiceContext } from '@delta/service';
 import { output, type Output, type Topic } from '@delta/stream';
-import { DELTA_JOB_ID, DELTA_RUN_ID } from '@delta/telemetry';
-import { trace } from '@opentelemetry/api';
+import { DELTA_JOB_ID, DELTA_PAIR_ID, DELTA_PROMPT_ID, DELTA_RUN_ID } from '@delta/telemetry';
+import { ROOT_CONTEXT, context, propagation, trace } from '@opentelemetry/api';
 import { splitBySize } from './batching.js';
 import type { PairerConfig } from './config.js';
 import { JoinStep, type JoinState } from './join.js';
@@ -34,6 +36,28 @@ export interface LoopHost {
   /** Shows committed counters (and progress) on the job. */
   publish(status: PairingStatus, progress?: ProgressUpdate): void;
   stage(stage: string): void;
+}
+
+const tracer = trace.getTracer('delta-pairer');
+
+/**
+ * Headers that put a pair in the trace of its chosen response (so one trace follows a prompt
+ * from generation to its pair): a `pair` span, child of that response's producer span and
+ * linked to the batch being handled. None when the response came without trace context.
+ */
+function continueTrace(pair: Pair, traceparent: string): { headers?: Record<string, string> } {
+  if (!traceparent) return {};
+  const parent = propagation.extract(ROOT_CONTEXT, { traceparent });
+  const batch = trace.getActiveSpan()?.spanContext();
+  const span = tracer.startSpan('pair', {
+    attributes: { [DELTA_RUN_ID]: pair.runId, [DELTA_PROMPT_ID]: pair.promptId,
+      [DELTA_PAIR_ID]: pair.pairId },
+    links: batch ? [{ context: batch }] : [],
+  }, parent);
+  const headers: Record<string, string> = {};
+  propagation.inject(trace.setSpan(context.active(), span), headers);
+  span.end();
+  return headers.traceparent ? { headers } : {};
 }
 
 /** Offsets of one partition of the responses topic, for batch (until_end) jobs. */
@@ -83,7 +107,8 @@ export class PairingLoop {
       return new JoinStep(this.host.join, joinCtx);
     };
     const outputs = (step: JoinStep): Output[] => splitBySize([
-      output(pairs, step.pairs.map((p) => ({ key: p.promptId, value: p }))),
+      output(pairs, step.pairs.map((p, i) => ({ key: p.promptId, value: p,
+        ...continueTrace(p, step.pairTraces[i]!) }))),
       ...stepOutputs(state, step),
     ]);
 
@@ -104,7 +129,9 @@ export class PairingLoop {
         const step = begin();
         const now = Date.now();
         let skipped = 0;
-        for (const record of records) if (!step.add(record.value, now)) skipped += 1;
+        for (const record of records) {
+          if (!step.add(record.value, now, record.headers.traceparent)) skipped += 1;
+        }
         if (step.pendingCount() > config.maxPending) {
           this.fail(new RpcError(Code.RESOURCE_EXHAUSTED, `${step.pendingCount()} prompts wait ` +
             `for a side, above DELTA_PAIRER_MAX_PENDING=${config.maxPending}; set ` +

@@ -1,7 +1,8 @@
 // The job's state topic: a compacted changelog of the join, written in the same transaction as
 // the pairs and the input offsets, and read back whole when a job (re)starts. Record kinds are
 // told apart by key, a JSON array:
-//   ["pending", run, prompt, sample, model] -> Response waiting for its other sides; a
+//   ["pending", run, prompt, sample, model] -> Response waiting for its other sides (its
+//                                              record's traceparent in the headers); a
 //                                              tombstone once the prompt is resolved
 //   ["done", run, prompt, sample]           -> Response carrying only those ids: resolved
 //   ["status"]                              -> PairingStatus: the job's counters
@@ -72,8 +73,9 @@ export function stepOutputs(state: StateTopics, step: JoinStep): Output[] {
     }
     for (const [model, response] of entry.responses) {
       if (step.isStored(key, model)) continue;
+      const traceparent = entry.traces.get(model);
       records.push({ key: pendingKey(entry.runId, entry.promptId, entry.sampleIndex, model),
-        value: response });
+        value: response, ...(traceparent ? { headers: { traceparent } } : {}) });
     }
   }
   step.status.promptsPending = BigInt(step.pendingCount());
@@ -123,13 +125,13 @@ export async function restoreState(
         }
         const response = fromBinary(ResponseSchema, value);
         const at = Number(message.timestamp);
-        if (entry) {
-          entry.responses.set(model, response);
-          entry.since = Math.min(entry.since, at);
-        } else {
-          join.pending.set(key, { runId: run, promptId: prompt, sampleIndex: sample,
-            responses: new Map([[model, response]]), since: at });
-        }
+        const traceparent = message.headers?.traceparent?.toString();
+        const pending = entry ?? { runId: run, promptId: prompt, sampleIndex: sample,
+          responses: new Map(), traces: new Map(), since: at };
+        pending.responses.set(model, response);
+        if (traceparent) pending.traces.set(model, traceparent);
+        pending.since = Math.min(pending.since, at);
+        join.pending.set(key, pending);
         break;
       }
     }

@@ -73,6 +73,17 @@ export async function readPairs(stream: Stream, topicName: string): Promise<Pair
 export type Extras = Partial<Pick<Response, 'runId' | 'promptId' | 'finishReason' | 'score' |
   'reference' | 'sampleIndex' | 'task'>>;
 
+/** The traceparent header of every committed pair on a topic, by pair id. */
+export async function readPairTraces(stream: Stream, topicName: string) {
+  const traces = new Map<string, string>();
+  await readToEnd(stream.kafka, topicName, (message) => {
+    if (!message.value) return;
+    const pair = fromBinary(PairSchema, message.value);
+    traces.set(pair.pairId, message.headers?.traceparent?.toString() ?? '');
+  }, { groupPrefix: uniqueName('reader'), timeoutMs: 60_000 });
+  return traces;
+}
+
 /** A response record of run `runId`, keyed by its prompt id. */
 export function responseRecord(
   runId: string, promptId: string, model: string, text: string, extra: Extras = {},

@@ -11,8 +11,8 @@ import { startTestTelemetry, type TestTelemetry } from '@delta/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairId, type PreferenceLine } from '../src/index.js';
 import {
-  pairerEnv, readPairs, responseRecord, sharedData, shuffle, startPairer, tempDir, testStream,
-  waitFor, waitForEnd,
+  pairerEnv, readPairTraces, readPairs, responseRecord, sharedData, shuffle, startPairer, tempDir,
+  testStream, waitFor, waitForEnd,
 } from './helpers.js';
 
 let telemetry: TestTelemetry;
@@ -70,7 +70,12 @@ describe('the model ladder through Kafka', () => {
         await producer.send(responses, mixed.slice(i, i + 10));
       }
     };
-    await Promise.all([sendFrom(a, 0), sendFrom(b, 10)]);
+    // The responses are written inside one trace, as a generation job's would be.
+    const generation = await telemetry.tracer('test').startActiveSpan('generation', async (span) => {
+      await Promise.all([sendFrom(a, 0), sendFrom(b, 10)]);
+      span.end();
+      return span.spanContext().traceId;
+    });
     // A second answer of the same model comes later: the first one read is kept.
     await a.send(responses, [responseRecord(runId, 'p-9', 'rung-7b', 'a second answer')]);
     await Promise.all([a.disconnect(), b.disconnect()]);
@@ -121,6 +126,11 @@ describe('the model ladder through Kafka', () => {
       policy: 'ladder',
     });
     expect(lines.map((l) => l.prompt_id).slice(0, 4)).toEqual(['p-0', 'p-0', 'p-1', 'p-1']);
+
+    // Each pair continues the trace of the responses it was made from.
+    const traces = await readPairTraces(stream, pairs.name);
+    expect(traces.size).toBe(75);
+    for (const traceparent of traces.values()) expect(traceparent.split('-')[1]).toBe(generation);
 
     // Each committed batch is a span carrying the run and job; restore and export have theirs.
     const spans = telemetry.spans();
