@@ -1,6 +1,6 @@
 // Shared set-up of the pairer's tests: a pairer served for real on a real broker, a client,
 // records to feed it, and readers of what it wrote.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +20,18 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** The shared data folder beside the repository. */
 export const sharedData = path.resolve(repoRoot, '../shared/data');
 
-/** A fresh temporary folder for outputs. */
+const made: string[] = [];
+
+/** A fresh temporary folder for outputs; removeTempDirs() deletes it. */
 export function tempDir(prefix = 'pairer-test-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Deletes the folders tempDir() made in this test file. */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A stream on the test broker. */

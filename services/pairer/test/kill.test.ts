@@ -15,8 +15,8 @@ import { uniqueName } from '@delta/stream/testing';
 import { startTestTelemetry, type TestTelemetry } from '@delta/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  pairerEnv, readPairs, repoRoot, responseRecord, shuffle, startPairer, tempDir, testStream,
-  waitForEnd,
+  pairerEnv, readPairs, removeTempDirs, repoRoot, responseRecord, shuffle, startPairer, tempDir,
+  testStream, waitForEnd,
 } from './helpers.js';
 
 const MAIN = path.join(repoRoot, 'services/pairer/dist/main.js');
@@ -32,6 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   await telemetry?.shutdown();
+  removeTempDirs();
 });
 
 /** Starts the pairer process; resolves with its address once it logs that it serves. */

@@ -1,5 +1,8 @@
 // Pairing policies and the join, without Kafka: ladder order, filters, scores, ranking by
 // parameter count, out-of-order arrival, missing sides, duplicates and uncommitted steps.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { FinishReason, ResponseSchema, type Response } from '@delta/contracts';
 import { Violations } from '@delta/rpc';
@@ -96,6 +99,14 @@ describe('the score policy', () => {
     expect(gsm8k(response('a', 'A: 42', { reference: '42' }))).toBe(1);
   });
 
+  it('checks MATH-style answers against the reference', () => {
+    const math = scorerFor('math');
+    const reference = 'So the answer is $\\boxed{\\frac{1}{2}}$.';
+    expect(math(response('a', 'We get \\boxed{\\frac{1}{2}}', { reference }))).toBe(1);
+    expect(math(response('a', 'We get \\boxed{2}', { reference }))).toBe(0);
+    expect(math(response('a', 'We get \\boxed{2}'))).toBeUndefined();
+  });
+
   it('pairs the best over the worst of several models, ties to the first and the last', () => {
     const policy = scorePolicy(['a', 'b', 'c', 'd'], scorerFor('record'), 0, keep);
     const out = policy.resolve(answers(response('a', 'w', { score: 1 }),
@@ -116,6 +127,22 @@ describe('ranking a ladder by parameter count', () => {
     expect(sizeFromConfig({ hidden_size: 64, intermediate_size: 172, num_hidden_layers: 5,
       vocab_size: 512, num_attention_heads: 8, num_key_value_heads: 4,
       tie_word_embeddings: true })).toBe(260_032);
+  });
+
+  it('prefers the config.json of a model folder under the model roots', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'pairer-models-'));
+    const config = (hidden: number) => JSON.stringify({ hidden_size: hidden,
+      intermediate_size: hidden * 3, num_hidden_layers: 2, vocab_size: 256,
+      num_attention_heads: 4 });
+    for (const [name, hidden] of [['student-a', 64], ['student-b', 128]] as const) {
+      mkdirSync(path.join(root, name));
+      writeFileSync(path.join(root, name, 'config.json'), config(hidden));
+    }
+    const v = new Violations();
+    // The names carry no size; the configs rank b (128 wide) above a (64 wide).
+    expect(rankBySize(['student-a', 'student-b'], [root], v)).toEqual(['student-b', 'student-a']);
+    expect(v.list).toEqual([]);
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('ranks best first and names the models it cannot rank', () => {

@@ -11,8 +11,8 @@ import { startTestTelemetry, type TestTelemetry } from '@delta/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairId, type PreferenceLine } from '../src/index.js';
 import {
-  pairerEnv, readPairTraces, readPairs, responseRecord, sharedData, shuffle, startPairer, tempDir,
-  testStream, waitFor, waitForEnd,
+  pairerEnv, readPairTraces, readPairs, removeTempDirs, responseRecord, sharedData, shuffle,
+  startPairer, tempDir, testStream, waitFor, waitForEnd,
 } from './helpers.js';
 
 let telemetry: TestTelemetry;
@@ -34,6 +34,7 @@ afterAll(async () => {
   await pairer?.service.stop('test over');
   await admin?.disconnect();
   await telemetry?.shutdown();
+  removeTempDirs();
 });
 
 function readExport(file: string): PreferenceLine[] {
