@@ -83,9 +83,10 @@ export function promptProblem(prompt: Prompt): string | null {
 export function tokenizePrompt(lm: LanguageModel, prompt: Prompt, raw: boolean): number[] | string {
   let ids: number[];
   try {
+    const messages = prompt.messages.map((m) => ({ role: m.role, content: m.content }));
     ids = raw
-      ? lm.promptIds({ prompt: prompt.messages.map((m) => m.content).join('\n\n') })
-      : lm.promptIds({ messages: prompt.messages.map((m) => ({ role: m.role, content: m.content })) });
+      ? lm.promptIds({ prompt: messages.map((m) => m.content).join('\n\n') })
+      : lm.promptIds({ messages });
   } catch (err) {
     if (err instanceof LmError) return `prompt ${prompt.promptId}: ${err.message}`;
     throw err;

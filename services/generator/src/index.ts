@@ -20,6 +20,11 @@ export {
 } from './spec.js';
 export { checkModelFolder, loadModel, type ModelOptions } from './model.js';
 export { Answered, scanAnswered, type ScanOptions } from './answered.js';
-export { ResponseWriter, isFenced, TRANSACTION_TIMEOUT_MS, type ConsumedOffsets } from './writer.js';
+export {
+  ResponseWriter,
+  isFenced,
+  TRANSACTION_TIMEOUT_MS,
+  type ConsumedOffsets,
+} from './writer.js';
 export { MAX_REJECTED_LISTED, finishReasonName } from './tally.js';
 export { countRecords } from './file-source.js';

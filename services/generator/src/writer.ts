@@ -149,6 +149,17 @@ export class ResponseWriter {
           err,
         );
       }
+      // The broker answers a transaction that meets a fence in progress with an unexpected
+      // error rather than a fencing one.
+      if (errorChain(err).some((e) => (e as { type?: string }).type === 'UNKNOWN_SERVER_ERROR')) {
+        throw new RpcError(
+          Code.ABORTED,
+          `the broker refused the transaction of ${this.transactionalId} ` +
+            `(${(err as Error).message}); another generation job for this run and model may ` +
+            'have taken over; start this job again to continue',
+          err,
+        );
+      }
       throw new RpcError(
         Code.UNAVAILABLE,
         `writing ${responses.length} response(s) to ${this.topic.name} failed: ` +

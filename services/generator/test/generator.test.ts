@@ -112,7 +112,7 @@ describe('a job over a prompt file', () => {
     expect(job.meta!.progress).toMatchObject({ done: 9n, total: 9n, unit: 'prompts' });
   });
 
-  it('writes one Response per prompt and sample, keyed by prompt id, carrying the prompt', async () => {
+  it('writes one Response per prompt and sample, keyed by prompt id, with the prompt', async () => {
     const records = await responsesOf(runId);
     expect(records).toHaveLength(12);
     expect(records.map((r) => `${r.value.promptId}/${r.value.sampleIndex}`).sort()).toEqual(
