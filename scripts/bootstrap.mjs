@@ -111,18 +111,37 @@ export function buildAll({ log = () => {} } = {}) {
 }
 
 /**
+ * Compiles the engine's CUDA backend without a GPU (`npm run build:cuda`: NVIDIA's compiler
+ * wheels from PyPI, cached in .cache/cuda-toolchain), so a compile error fails the tests.
+ * DELTA_CUDA_COMPILE=0 skips it.
+ */
+export function compileCuda({ log = () => {} } = {}) {
+  if (process.env.DELTA_CUDA_COMPILE === '0') {
+    log('bootstrap: DELTA_CUDA_COMPILE=0, skipping the CUDA compile');
+    return;
+  }
+  log('bootstrap: compiling the CUDA backend (npm run build:cuda)');
+  run('node', [path.join('libs', 'engine', 'scripts', 'build-cuda.mjs')], {
+    what: 'the CUDA compile (npm run build:cuda)',
+  });
+}
+
+/**
  * Everything a fresh clone needs before tests or the demo run: Debian packages, npm packages,
- * the Kafka jars and a build. Each step is skipped when already done.
+ * the Kafka jars and a build, and with `cuda` the compile-only CUDA build. Each step is
+ * skipped when already done.
  */
 export async function ensureReady({
   log = (line) => console.error(line),
   build = true,
   kafka = true,
+  cuda = false,
 } = {}) {
   ensureDebianPackages({ log });
   ensureNodeModules({ log });
   if (kafka) await ensureKafka({ log });
   if (build) buildAll({ log });
+  if (build && cuda) compileCuda({ log });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

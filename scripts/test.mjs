@@ -28,7 +28,7 @@ function summary() {
 
 async function main() {
   const started = Date.now();
-  await ensureReady({ log });
+  await ensureReady({ log, cuda: true });
   const { startBroker } = await import('../tools/kafka/broker.mjs');
 
   rmSync(reportDir, { recursive: true, force: true });
