@@ -132,12 +132,6 @@ export class JoinStep {
     return count;
   }
 
-  /** True when this step changes anything worth a transaction. */
-  get changed(): boolean {
-    return this.touched.size > 0 || this.finishing
-      || this.status.responsesRead !== this.state.status.responsesRead;
-  }
-
   /** The committed entry of a resolved join's models, to delete from the state topic. */
   committedModels(key: string): string[] {
     return [...(this.state.pending.get(key)?.responses.keys() ?? [])];

@@ -116,25 +116,36 @@ class PairingRun implements LoopHost {
     for (;;) {
       this.stage('restoring state');
       const writer = new TransactionalWriter(this.kafka, this.names.transactionalId);
+      let failed: Error | undefined;
       try {
         await writer.fence();
         await this.restore();
         if (!importDone && !this.join.finished) {
-          await this.importFile(writer);
-          importDone = !this.job.signal.aborted;
+          const before = this.join.status.responsesImported;
+          try {
+            await this.importFile(writer);
+            importDone = !this.job.signal.aborted;
+          } catch (err) {
+            if (!(err instanceof StreamError && err.code === 'TRANSACTION')) throw err;
+            failed = err;
+          }
+          restarts = this.join.status.responsesImported > before ? 0 : restarts;
           if (importDone) continue;
         }
       } finally {
         await writer.disconnect();
       }
       if (this.job.signal.aborted || this.join.finished) break;
-      const loop = new PairingLoop(this);
-      if (await loop.run() === 'done') break;
-      restarts = loop.commits > 0 ? 1 : restarts + 1;
+      if (!failed) {
+        const loop = new PairingLoop(this);
+        if (await loop.run() === 'done') break;
+        if (loop.commits > 0) restarts = 0;
+        failed = loop.lastError ?? new Error('a transaction failed; see the service log');
+      }
+      restarts += 1;
       if (restarts > MAX_RESTARTS) {
         throw new RpcError(Code.UNAVAILABLE, `the job's transactions failed ${restarts} times ` +
-          `in a row without progress (${loop.lastError?.message ?? 'see the service log'})`,
-          loop.lastError);
+          `in a row without progress (${failed.message})`, failed);
       }
       this.stage(`restarting after a failed transaction (${restarts} in a row)`);
       await this.pause(this.config.restartBackoffMs * 2 ** (restarts - 1));
