@@ -182,5 +182,5 @@ describe('a pairer killed mid-stream', () => {
     expect(end.status?.pairsWritten).toBe(BigInt(expected.length));
     expect(readFileSync(path.join(outRoot, `${killed.pairs.name}.jsonl`), 'utf8'), context)
       .toBe(readFileSync(path.join(outRoot, `${reference.pairs.name}.jsonl`), 'utf8'));
-  });
+  }, 300_000); // four process starts, each waiting out the killed one's consumer session
 });
