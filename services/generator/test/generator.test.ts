@@ -1,7 +1,7 @@
 // The generator served for real (gRPC on loopback, jobs and responses on the test broker, a
 // tiny random-weight model on ONNX Runtime) over prompt files: the records it writes, the bad
 // lines it reports, what a repeated job skips, cancellation, and the errors a start answers.
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   FinishReason, GeneratorService, JobState, ResponseSchema, type GenerationJob,
@@ -212,6 +212,25 @@ describe('a job over a prompt file', () => {
   });
 });
 
+describe('a file with many bad lines', () => {
+  it('lists the first 100 in the status and counts the rest in one line', async () => {
+    const lines = Array.from({ length: 105 }, (_, i) => `{"id": "bad-${i}", "prompt": `);
+    const file = writeJsonl(dataRoot, 'many-bad.jsonl', [...lines, { id: 'ok', prompt: 'Hi' }]);
+    const job = await watchToEnd(client, (await client.startGeneration({ spec: {
+      model: 'rung-a', prompts: { source: { case: 'file', value: file } },
+      sampling: { maxNewTokens: 4 }, responsesTopic,
+    } })).jobId);
+    expect(stateName(job)).toBe('SUCCEEDED');
+    expect(job.status!.promptsDone).toBe(1n);
+    const rejected = job.status!.rejected;
+    expect(rejected).toHaveLength(101);
+    expect(rejected[0]).toMatch(/^line 1: not valid JSON/);
+    expect(rejected[99]).toMatch(/^line 100: not valid JSON/);
+    expect(rejected[100]).toBe('5 more rejected prompts not listed');
+    expect(job.meta!.progress).toMatchObject({ done: 106n, total: 106n });
+  });
+});
+
 describe('a repeated job for the same run and model', () => {
   it('skips the prompts already answered and writes only the rest', async () => {
     const runId = uniqueName('run');
@@ -376,6 +395,18 @@ describe('starting a job', () => {
     expect(job.meta!.state).toBe(JobState.FAILED);
     expect(job.meta!.error).toMatchObject({ code: 'FAILED_PRECONDITION',
       message: expect.stringMatching(/no chat template .*; set raw_prompts for a base model$/) });
+  });
+
+  it('fails the job with FAILED_PRECONDITION when onnx/model.onnx is not a model', async () => {
+    const dir = tinyModel(modelRoot, 'garbled', { skipExport: true });
+    mkdirSync(path.join(dir, 'onnx'));
+    writeFileSync(path.join(dir, 'onnx', 'model.onnx'), 'this is not an ONNX graph');
+    const job = await watchToEnd(client, (await client.startGeneration({ spec: {
+      model: 'garbled', prompts: { source: { case: 'file', value: file() } }, responsesTopic,
+    } })).jobId);
+    expect(job.meta!.state).toBe(JobState.FAILED);
+    expect(job.meta!.error).toMatchObject({ code: 'FAILED_PRECONDITION',
+      message: expect.stringMatching(/^spec\.model: .*garbled.*onnx/) });
   });
 
   it('fails a queued job with FAILED_PRECONDITION when its model went missing', async () => {
