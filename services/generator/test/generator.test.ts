@@ -197,6 +197,10 @@ describe('a job over a prompt file', () => {
       reasons += finish.length;
     }
     expect(input).toBe(Number(job.status!.inputTokens));
+    // Each record carries the job's trace onward, to the pairer and the trainer.
+    for (const r of await responsesOf(runId)) {
+      expect(r.headers.traceparent!.split('-')[1]).toBe(jobSpan.spanContext().traceId);
+    }
     expect(output).toBe(records.reduce((n, r) => n + r.completionTokens, 0));
     expect(reasons).toBe(12);
 
