@@ -181,7 +181,12 @@ export async function startBroker(options = {}) {
 
   const propsFile = path.join(dataDir, 'server.properties');
   writeFileSync(propsFile, serverProperties({ dataDir, port, controllerPort }));
-  const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+  // A data folder formatted before keeps its cluster id, so a broker restarted on it keeps its
+  // topics (the local stack's jobs topic among them).
+  // A leading "-" would read as an option to the storage tool.
+  const clusterId =
+    existingClusterId(dataDir) ??
+    randomBytes(16).toString('base64url').slice(0, 22).replace(/^-/, 'A');
   const jvm = javaArgs({ dir, dataDir, heap: '256m' });
   try {
     await execFileAsync('java', [
@@ -249,6 +254,13 @@ export async function startBroker(options = {}) {
     logFile,
     stop,
   };
+}
+
+/** The cluster id a data folder was formatted with, or undefined for a fresh folder. */
+function existingClusterId(dataDir) {
+  const meta = path.join(dataDir, 'data', 'meta.properties');
+  if (!existsSync(meta)) return undefined;
+  return /^cluster\.id=(.+)$/m.exec(readFileSync(meta, 'utf8'))?.[1]?.trim();
 }
 
 function alive(pid) {

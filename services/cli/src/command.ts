@@ -5,6 +5,16 @@
 export interface CommandIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Whether stderr is a terminal, so progress can be drawn as bars; default false. */
+  stderrIsTty?: boolean;
+  /** Width of that terminal in columns. */
+  columns?: number;
+  /** Variables the command reads (addresses, folders); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Folder relative paths are taken from; default process.cwd(). */
+  cwd?: string;
+  /** Aborted when the person interrupts the command (Ctrl-C); bin.ts wires SIGINT to it. */
+  signal?: AbortSignal;
 }
 
 /** One subcommand, found by its words ("eval score"), run with the arguments after them. */

@@ -4,9 +4,17 @@ import { EvalError } from '@delta/evals';
 
 import { CliError, type Command, type CommandIo } from './command.js';
 import { evalScore } from './commands/eval-score.js';
+import { reportCommand } from './commands/report.js';
+import { resumeCommand } from './commands/resume.js';
+import { runCommand } from './commands/run.js';
+import { stackDownCommand, stackStatusCommand, stackUpCommand } from './commands/stack.js';
+import { statusCommand } from './commands/status.js';
+import { watchCommand } from './commands/watch.js';
+import { RunError } from './errors.js';
 
 /** Every subcommand; a new one is a module in commands/ added here. */
-export const COMMANDS: readonly Command[] = [evalScore];
+export const COMMANDS: readonly Command[] = [runCommand, resumeCommand, statusCommand,
+  watchCommand, reportCommand, stackUpCommand, stackDownCommand, stackStatusCommand, evalScore];
 
 /** Runs `delta` with the arguments after the program name; resolves to the exit code. */
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
@@ -30,6 +38,10 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
   } catch (err) {
     if (err instanceof CliError) {
       io.stderr(`delta ${command.words.join(' ')}: ${err.message}\n\n${command.usage}`);
+      return err.exitCode;
+    }
+    if (err instanceof RunError) {
+      io.stderr(`delta ${command.words.join(' ')}: ${err.message}\n`);
       return err.exitCode;
     }
     if (err instanceof EvalError) {
