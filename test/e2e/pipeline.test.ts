@@ -76,7 +76,9 @@ describe('delta run on a local stack', () => {
 
     env = { ...process.env, DELTA_JOBS_TOPIC: uniqueName('delta.jobs'),
       DELTA_RUNS_DIR: path.join(work, 'runs'), DELTA_STACK_DIR: path.join(work, 'stack') };
-    for (const name of ['GENERATOR', 'PAIRER', 'TRAINER', 'EVALUATOR']) delete env[`DELTA_${name}_ADDR`];
+    for (const name of ['GENERATOR', 'PAIRER', 'TRAINER', 'EVALUATOR']) {
+      delete env[`DELTA_${name}_ADDR`];
+    }
 
     // With nothing on the default ports the run must start the stack itself; when something
     // else listens there, a stack brought up first (on free ports) keeps the test apart.
@@ -114,7 +116,8 @@ describe('delta run on a local stack', () => {
     expect(status.code, status.stderr).toBe(0);
     const state = lastJson(status.stdout) as {
       state: string; stack: { startedByRun: boolean };
-      stages: Record<string, { state: string; jobs: Record<string, { state: string; attempt: number }> }>;
+      stages: Record<string, { state: string;
+        jobs: Record<string, { state: string; attempt: number }> }>;
     };
     expect(state.state).toBe('succeeded');
     if (stackStartedByRun) expect(state.stack.startedByRun).toBe(true);
@@ -166,7 +169,8 @@ describe('delta run on a local stack', () => {
     expect(report.comparisons.map((c) => c.claim)).toEqual(['dpo_vs_student', 'dpo_vs_sft',
       'sft_vs_student', 'control_reversed', 'control_no_delta']);
     for (const c of report.comparisons) expect(c).toMatchObject({ paired: true, n: 12 });
-    expect(report.findings[0]).toMatch(/^DPO on the weak pairs (beat|partly beat|did not beat) the student's starting score/u);
+    expect(report.findings[0]).toMatch(
+      /^DPO on the weak pairs (beat|partly beat|did not beat) the student's starting score/u);
 
     expect(report.generation.map((g) => [g.name, g.responses])).toEqual([
       ['strong', 24], ['weak', 24], ['strong-sampled', 24]]);
@@ -198,6 +202,42 @@ describe('delta run on a local stack', () => {
     expect(lastJson(again.stdout).state).toBe('succeeded');
     const jobIds = (text: string) => [...text.matchAll(/"jobId": "([^"]+)"/gu)].map((m) => m[1]);
     expect(jobIds(readFileSync(path.join(runDir, 'state.json'), 'utf8'))).toEqual(jobIds(before));
+  });
+
+  it('continues a run whose driver was killed, following the jobs it left in flight', async () => {
+    const started = await delta('run', 'tiny.yaml', '--detach', '--keep-stack');
+    expect(started.code, started.stderr).toBe(0);
+    const { run_id: id, run_dir: folder, driver_pid: driver } = lastJson(started.stdout) as
+      { run_id: string; run_dir: string; driver_pid: number };
+    type State = { state: string; stages: Record<string, { state: string;
+      jobs: Record<string, { jobId: string; state: string; attempt: number }> }> };
+    const read = () => JSON.parse(readFileSync(path.join(folder, 'state.json'), 'utf8')) as State;
+
+    // Kill the driver while training jobs are queued or running on the trainer.
+    const deadline = Date.now() + 120_000;
+    let inFlight: State | undefined;
+    while (!inFlight && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      const state = (() => { try { return read(); } catch { return undefined; } })();
+      const train = Object.values(state?.stages.train?.jobs ?? {});
+      if (train.some((j) => j.state === 'QUEUED' || j.state === 'RUNNING')) inFlight = state;
+    }
+    expect(inFlight, 'the run reached training').toBeDefined();
+    process.kill(driver, 'SIGKILL');
+
+    const status = await delta('status', id);
+    expect(status.stdout).toContain(`no driver is running: continue with  delta resume ${id}`);
+    const resumed = await delta('resume', id, '--keep-stack');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(lastJson(resumed.stdout).state).toBe('succeeded');
+
+    // The jobs that were in flight were followed again, not started a second time.
+    const after = read();
+    for (const [name, job] of Object.entries(inFlight!.stages.train!.jobs)) {
+      expect(after.stages.train!.jobs[name]).toMatchObject({ jobId: job.jobId, attempt: 1,
+        state: 'SUCCEEDED' });
+    }
+    expect(Object.values(after.stages).every((s) => s.state === 'done')).toBe(true);
   });
 
   it('`stack status` reports every component healthy, and `stack down` stops them', async () => {

@@ -61,7 +61,9 @@ function check(text: string): RunError {
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'delta-cli-pipeline-'));
-  for (const m of ['student', 'strong', 'weak']) mkdirSync(path.join(dir, 'models', m), { recursive: true });
+  for (const m of ['student', 'strong', 'weak']) {
+    mkdirSync(path.join(dir, 'models', m), { recursive: true });
+  }
   writeFileSync(path.join(dir, 'prompts.jsonl'), '{"id":"a","prompt":"hi"}\n');
   writeFileSync(path.join(dir, 'eval.jsonl'), '{"question":"1+1?","answer":"#### 2"}\n');
 });
@@ -71,7 +73,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('a valid pipeline', () => {
   it('is read with absolute paths, defaults filled and models in table order', () => {
     const p = parsePipeline(path.join(dir, 'pipe.yaml'), GOOD, { cwd: dir, tasks: evalsCatalog });
-    expect(p.student).toEqual({ path: path.join(dir, 'models', 'student'), where: 'pipe.yaml:2: student' });
+    expect(p.student).toEqual({ path: path.join(dir, 'models', 'student'),
+      where: 'pipe.yaml:2: student' });
     expect(p.generate.find((g) => g.name === 'strong-b')).toMatchObject({
       model: 'strong', sampling: { max_new_tokens: 16, temperature: 0.8, seed: 3 }, batchSize: 0,
     });
@@ -127,7 +130,8 @@ describe('a pipeline with mistakes', () => {
 
   it('lists every problem at once, each at its own line', () => {
     const text = GOOD
-      .replace('  strong: { model: strong, prompts: train }', '  strong: { model: strnog, prompts: train }')
+      .replace('  strong: { model: strong, prompts: train }',
+        '  strong: { model: strnog, prompts: train }')
       .replace('sampling: { max_new_tokens: 16 }', 'sampling: { max_tokens: 16 }')
       .replace('temperature: 0.8', 'temperature: hot')
       .replace('role: sft, config: { loss: sft }', 'role: sft')
@@ -159,8 +163,10 @@ describe('a pipeline with mistakes', () => {
     const lines = check(text).message.split('\n');
     expect(lines[0]).toBe(`pipe.yaml:2: student: models/nope does not exist (looked for ` +
       `${path.join(dir, 'models', 'nope')})`);
-    expect(lines[1]).toBe('pipe.yaml:7: prompts.train: "world:train" needs a world section that builds it');
-    expect(lines[2]).toMatch(/^pipe\.yaml:27: evaluate\.tasks\[0\]\.name: unknown task 'gsm9k' \(known: .*gsm8k.*\)$/u);
+    expect(lines[1]).toBe(
+      'pipe.yaml:7: prompts.train: "world:train" needs a world section that builds it');
+    expect(lines[2]).toMatch(
+      /^pipe\.yaml:27: evaluate\.tasks\[0\]\.name: unknown task 'gsm9k' \(known: .*gsm8k.*\)$/u);
   });
 
   it('reports a YAML syntax error with its line', () => {

@@ -31,7 +31,8 @@ describe('stopping a process', () => {
   it('leaves alone a pid whose command line is not the recorded one', async () => {
     const pid = await child('setInterval(() => {}, 1000)');
     expect(isAlive(pid, 'some-other-command')).toBe(false);
-    expect(await stopProcess(pid, 'some-other-command', 100)).toEqual({ how: 'not running', seconds: 0 });
+    expect(await stopProcess(pid, 'some-other-command', 100))
+      .toEqual({ how: 'not running', seconds: 0 });
     expect(isAlive(pid, 'delta-test-marker')).toBe(true);
     process.kill(pid, 'SIGKILL');
   });

@@ -44,7 +44,8 @@ describe('progress on a terminal', () => {
     sink.job('generate', 'strong', { ...job('RUNNING', 12, 24, 'generating'), service: 'generator',
       progress: { done: 12, total: 24, unit: 'prompts', stage: 'generating' } });
     await new Promise((r) => setTimeout(r, 150));
-    expect(out).toContain('  strong [############------------]  50% running 12/24 prompts (generating)');
+    expect(out).toContain(
+      '  strong [############------------]  50% running 12/24 prompts (generating)');
     now = 42_000;
     sink.stage('generate', 'done', '24 responses');
     sink.close();

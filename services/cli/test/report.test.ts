@@ -68,18 +68,24 @@ function evaluationStatus(model: string) {
       score })).join('\n') + '\n');
   }
   const results = [{ task: 'gsm8k', primaryMetric: 'exact_match_flexible',
-    metrics: [metric('exact_match_flexible', mean, Math.max(0, mean - 0.3), Math.min(1, mean + 0.3), 10)] }];
+    metrics: [metric('exact_match_flexible', mean, Math.max(0, mean - 0.3),
+      Math.min(1, mean + 0.3), 10)] }];
   if (FORMAT[model] !== undefined) {
-    results.push({ task: 'ifeval', primaryMetric: 'prompt_level_strict_acc', metrics: [
-      metric('prompt_level_loose_acc', FORMAT[model]!, FORMAT[model]! - 0.05, FORMAT[model]! + 0.05, 20)] });
+    const f = FORMAT[model]!;
+    results.push({ task: 'ifeval', primaryMetric: 'prompt_level_strict_acc',
+      metrics: [metric('prompt_level_loose_acc', f, f - 0.05, f + 0.05, 20)] });
   }
   return { itemsDone: '10', itemsTotal: '10', results, detailsFile: details };
 }
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'delta-cli-report-'));
-  for (const m of ['student', 'strong', 'weak']) mkdirSync(path.join(dir, 'models', m), { recursive: true });
-  for (const f of ['prompts.jsonl', 'eval.jsonl', 'ifeval.jsonl']) writeFileSync(path.join(dir, f), '{}\n');
+  for (const m of ['student', 'strong', 'weak']) {
+    mkdirSync(path.join(dir, 'models', m), { recursive: true });
+  }
+  for (const f of ['prompts.jsonl', 'eval.jsonl', 'ifeval.jsonl']) {
+    writeFileSync(path.join(dir, f), '{}\n');
+  }
   mkdirSync(path.join(dir, 'eval'));
   const pipeline = parsePipeline(path.join(dir, 'pipe.yaml'), PIPELINE,
     { cwd: dir, tasks: evalsCatalog });
@@ -143,7 +149,8 @@ describe('the comparison of two models', () => {
 
 describe('the report data', () => {
   it('lays the delta table out as the paper does: student, experiments, teachers', () => {
-    expect(data.deltaTable.columns).toEqual([{ task: 'gsm8k', metric: 'exact_match_flexible', rate: true }]);
+    expect(data.deltaTable.columns)
+      .toEqual([{ task: 'gsm8k', metric: 'exact_match_flexible', rate: true }]);
     expect(data.deltaTable.rows.map((r) => [r.label, r.cells[0]?.value])).toEqual([
       ['student before tuning', 0.2], ['SFT on the chosen responses', 0],
       ['DPO on the weak pairs', 0.6], ['DPO on reversed pairs (control)', 0.2],

@@ -23,7 +23,8 @@ export const SERVICE_OPTIONS = {
 } as const satisfies Options;
 
 /** Usage lines of the shared options. */
-export const SHARED_USAGE = `  --runs-dir <dir>           where run folders are (default ./runs, or DELTA_RUNS_DIR)
+export const SHARED_USAGE =
+`  --runs-dir <dir>           where run folders are (default ./runs, or DELTA_RUNS_DIR)
   --stack-dir <dir>          the local stack's folder (default ./.delta/stack, or DELTA_STACK_DIR)
   --generator <host:port>    a service's address (also --pairer, --trainer, --evaluator, or
                              DELTA_GENERATOR_ADDR ...); given addresses are never replaced by a

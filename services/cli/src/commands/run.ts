@@ -96,7 +96,8 @@ async function run(args: string[], io: CommandIo): Promise<number> {
   let store: RunStore;
   if (existsSync(path.join(dir, 'state.json'))) {
     store = RunStore.open(dir);
-    const same = (p: unknown) => JSON.stringify(p, (key, v: unknown) => (key === 'where' ? undefined : v));
+    const same = (p: unknown) =>
+      JSON.stringify(p, (key, v: unknown) => (key === 'where' ? undefined : v));
     if (same(store.state.pipeline) !== same(pipeline)) {
       throw new RunError('STATE', `run ${runId} was started from another pipeline (or this one ` +
         `changed since); give a new --run-id, or continue it as it was: delta resume ${runId}`);

@@ -490,7 +490,9 @@ class Checker {
       if (!TOPIC.test(value)) this.problems.add(['topics', key], `"${value}" is not a topic name`);
       return value;
     };
-    const out = { responses: topic('responses', 'delta.responses'), pairs: topic('pairs', 'delta.pairs') };
+    const out = {
+      responses: topic('responses', 'delta.responses'), pairs: topic('pairs', 'delta.pairs'),
+    };
     for (const p of pairs) {
       if (!TOPIC.test(`${out.pairs}.${p.name}`)) this.problems.add(['pairs', p.name],
         `"${out.pairs}.${p.name}" is not a topic name`, { key: true });

@@ -43,7 +43,8 @@ function jobWords(job: JobEntry): string {
   const p = job.progress;
   const counts = p && (p.total || p.done) ? ` ${p.done}${p.total ? `/${p.total}` : ''} ${p.unit}` : '';
   const error = job.error ? `: ${job.error.code} ${job.error.message}` : '';
-  return `${job.state.toLowerCase()}${counts}${p?.stage && !TERMINAL.has(job.state) ? ` (${p.stage})` : ''}${error}`;
+  const stage = p?.stage && !TERMINAL.has(job.state) ? ` (${p.stage})` : '';
+  return `${job.state.toLowerCase()}${counts}${stage}${error}`;
 }
 
 class LineRenderer implements ProgressSink {
@@ -169,7 +170,8 @@ function bar(job: JobEntry, width: number): string {
   let share = p && p.total > 0 ? Math.min(1, p.done / p.total) : 0;
   if (job.state === 'SUCCEEDED') share = 1;
   const filled = Math.round(share * width);
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(share * 100)).padStart(3)}%`;
+  const percent = String(Math.round(share * 100)).padStart(3);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent}%`;
 }
 
 function fit(line: string, width: number): string {

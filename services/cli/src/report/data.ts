@@ -229,7 +229,8 @@ function finite(v: unknown): boolean {
 interface TaskResultJson {
   task: string;
   primaryMetric: string;
-  metrics: Array<{ name: string; value?: number; ciLow?: number; ciHigh?: number; n?: string | number }>;
+  metrics: Array<{ name: string; value?: number; ciLow?: number; ciHigh?: number;
+    n?: string | number }>;
 }
 
 function cellOf(results: TaskResultJson[] | undefined, task: string, metric?: string): Cell | null {
@@ -237,7 +238,8 @@ function cellOf(results: TaskResultJson[] | undefined, task: string, metric?: st
   const name = metric ?? result?.primaryMetric;
   const m = result?.metrics.find((x) => x.name === name);
   if (!m) return null;
-  return { metric: m.name, value: num(m.value), ciLow: num(m.ciLow), ciHigh: num(m.ciHigh), n: num(m.n) };
+  return { metric: m.name, value: num(m.value), ciLow: num(m.ciLow), ciHigh: num(m.ciHigh),
+    n: num(m.n) };
 }
 
 /** Whether a metric is a share (shown as a percentage): every value within [0, 1], and a name
@@ -362,11 +364,13 @@ function formatSection(p: Pipeline, models: ModelRow[], results: Map<string, Tas
       statements.push(`${e.label}: no ${f.metric} figure (${f.task} did not run on ${name}).`);
       continue;
     }
-    const parts = [
-      chosen && value(chosen) ? `the chosen teacher ${chosen} ${value(chosen)!.value.toFixed(2)}` : '',
-      rejected && value(rejected) ? `the rejected teacher ${rejected} ${value(rejected)!.value.toFixed(2)}` : '',
-      value('student') ? `the student before tuning ${value('student')!.value.toFixed(2)}` : '',
-    ].filter(Boolean);
+    const figure = (what: string, model: string | undefined) => {
+      const cell = model ? value(model) : undefined;
+      return cell ? `${what} ${cell.value.toFixed(2)}` : '';
+    };
+    const parts = [figure(`the chosen teacher ${chosen}`, chosen),
+      figure(`the rejected teacher ${rejected}`, rejected),
+      figure('the student before tuning', 'student')].filter(Boolean);
     const teachers = [chosen, rejected].map((t) => (t ? value(t) : undefined))
       .filter((c): c is Cell => Boolean(c));
     const above = teachers.filter((c) => tuned.ciLow > c.value).length;

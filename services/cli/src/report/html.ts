@@ -32,9 +32,10 @@ export function renderHtml(data: ReportData): string {
   const parts: string[] = [];
   const { run } = data;
   const seconds = Object.entries(run.stageSeconds).map(([s, t]) => `${s} ${Math.round(t!)} s`);
+  const times = seconds.length ? ` Stage times: ${esc(seconds.join(', '))}.` : '';
   parts.push(`<h1>Delta run ${esc(run.id)}</h1>`,
     `<p class="muted">Pipeline <code>${esc(run.pipeline)}</code> (${esc(run.file)}), report ` +
-    `written ${esc(run.finishedAt)}.${seconds.length ? ` Stage times: ${esc(seconds.join(', '))}.` : ''}</p>`);
+    `written ${esc(run.finishedAt)}.${times}</p>`);
 
   parts.push('<h2>Verdict</h2><ul class="verdict">',
     ...data.findings.map((f) => `<li>${esc(f)}</li>`), '</ul>');
@@ -72,7 +73,8 @@ export function renderHtml(data: ReportData): string {
     parts.push(`<figure>${barChart({
       title: `${f.task}: ${f.metric} per model`, yLabel: f.metric, format: (v) => v.toFixed(2),
       groups: [{ label: f.metric, bars: f.rows.flatMap((r) => r.cell ? [{ label: r.label,
-        value: r.cell.value, lo: r.cell.ciLow, hi: r.cell.ciHigh, color: colors.get(r.model)! }] : []) }],
+        value: r.cell.value, lo: r.cell.ciLow, hi: r.cell.ciHigh,
+        color: colors.get(r.model)! }] : []) }],
     })}</figure>`);
   }
 

@@ -51,6 +51,13 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
+/** Maps the span of `axis` (its first to last tick) onto the pixels `from` to `to`. */
+function scale(axis: number[], from: number, to: number): (v: number) => number {
+  const lo = axis[0]!;
+  const hi = axis.at(-1)!;
+  return (v) => from + ((v - lo) / (hi - lo)) * (to - from);
+}
+
 function label(value: number): string {
   if (value === 0) return '0';
   const abs = Math.abs(value);
@@ -136,14 +143,15 @@ export function lineChart(options: { title: string; xLabel: string; yLabel: stri
   }));
   const drawn = series.filter((s) => s.points.length > 0);
   const width = options.width ?? 520;
-  const legendItems = series.map((s) => ({ ...s, name: s.points.length ? s.name : `${s.name} (no data)` }));
+  const legendItems = series.map((s) =>
+    ({ ...s, name: s.points.length ? s.name : `${s.name} (no data)` }));
   const f = frameOf(width, options.height ?? 300, legendRows(legendItems, width));
   const xs = drawn.flatMap((s) => s.points.map((p) => p.x));
   const ys = drawn.flatMap((s) => s.points.map((p) => p.y));
   const xTicks = ticks(Math.min(0, ...xs), Math.max(1, ...xs));
   const yTicks = ticks(Math.min(...ys, 0), Math.max(...ys, 0));
-  const x = (v: number) => f.left + ((v - xTicks[0]!) / (xTicks.at(-1)! - xTicks[0]!)) * (f.right - f.left);
-  const y = (v: number) => f.bottom - ((v - yTicks[0]!) / (yTicks.at(-1)! - yTicks[0]!)) * (f.bottom - f.top);
+  const x = scale(xTicks, f.left, f.right);
+  const y = scale(yTicks, f.bottom, f.top);
 
   const parts = axes(f, yTicks, y, options.title, options.yLabel, label);
   for (const t of xTicks) {
@@ -153,11 +161,13 @@ export function lineChart(options: { title: string; xLabel: string; yLabel: stri
   parts.push(`<text x="${(f.left + f.right) / 2}" y="${f.bottom + 28}" text-anchor="middle" ` +
     `font-size="11">${escapeXml(options.xLabel)}</text>`);
   for (const s of drawn) {
-    const d = s.points.map((p, i) => `${i ? 'L' : 'M'}${x(p.x).toFixed(1)} ${y(p.y).toFixed(1)}`).join('');
+    const d = s.points.map((p, i) =>
+      `${i ? 'L' : 'M'}${x(p.x).toFixed(1)} ${y(p.y).toFixed(1)}`).join('');
     parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"` +
       `${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`);
     if (s.points.length === 1) {
-      parts.push(`<circle cx="${x(s.points[0]!.x)}" cy="${y(s.points[0]!.y)}" r="3" fill="${s.color}"/>`);
+      const p = s.points[0]!;
+      parts.push(`<circle cx="${x(p.x)}" cy="${y(p.y)}" r="3" fill="${s.color}"/>`);
     }
   }
   parts.push(...legend(f, legendItems));
@@ -176,7 +186,7 @@ export function barChart(options: { title: string; yLabel: string;
   const values = options.groups.flatMap((g) => g.bars.flatMap((b) => [b.value, b.lo, b.hi]))
     .filter(Number.isFinite);
   const yTicks = ticks(Math.min(0, ...values), Math.max(...values, 0));
-  const y = (v: number) => f.bottom - ((v - yTicks[0]!) / (yTicks.at(-1)! - yTicks[0]!)) * (f.bottom - f.top);
+  const y = scale(yTicks, f.bottom, f.top);
 
   const parts = axes(f, yTicks, y, options.title, options.yLabel, options.format);
   const groupWidth = (f.right - f.left) / Math.max(1, options.groups.length);

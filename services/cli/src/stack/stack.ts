@@ -118,7 +118,8 @@ export async function stackStatus(record: StackRecord): Promise<ComponentStatus[
   const services = await Promise.all(SERVICE_NAMES.map(async (name) => {
     const s = record.services[name];
     if (!isAlive(s.pid, s.main)) {
-      return { name, pid: s.pid, address: s.address, health: 'not running', healthy: false, log: s.log };
+      return { name, pid: s.pid, address: s.address, health: 'not running', healthy: false,
+        log: s.log };
     }
     const health = await checkHealth(s.address, '', { timeoutMs: 2_000 })
       .catch((err: Error) => `unreachable (${err.message})`);
@@ -272,7 +273,8 @@ async function startService(name: ServiceName, record: StackRecord,
   const port = await portFor(DEFAULT_PORTS[name]);
   const address = `127.0.0.1:${port}`;
   const log = path.join(record.dir, 'logs', `${name}.log`);
-  const instanceId = `${name}@stack-${createHash('sha256').update(record.dir).digest('hex').slice(0, 8)}`;
+  const stackId = createHash('sha256').update(record.dir).digest('hex').slice(0, 8);
+  const instanceId = `${name}@stack-${stackId}`;
   const roots = record.roots.join(path.delimiter);
   const started = startDetached(process.execPath, [main], {
     log, cwd: record.dir,
