@@ -240,6 +240,30 @@ describe('delta run on a local stack', () => {
     expect(Object.values(after.stages).every((s) => s.state === 'done')).toBe(true);
   });
 
+  it('stops following on Ctrl-C, leaving the run interrupted and resumable', async () => {
+    const child = spawn(process.execPath, [bin, 'run', 'tiny.yaml', '--keep-stack'],
+      { cwd: work, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+    // Interrupt once the generation jobs are running.
+    const deadline = Date.now() + 120_000;
+    while (!/generate \S+: running/u.test(stderr) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    const out = lastJson(stdout);
+    expect(out.state).toBe('interrupted');
+    expect(stderr).toContain(`Continue with: delta resume ${String(out.run_id)}`);
+
+    const resumed = await delta('resume', String(out.run_id), '--keep-stack');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(lastJson(resumed.stdout).state).toBe('succeeded');
+  });
+
   it('`stack status` reports every component healthy, and `stack down` stops them', async () => {
     const status = await delta('stack', 'status', '--json');
     expect(status.code, status.stdout).toBe(0);
