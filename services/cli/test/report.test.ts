@@ -177,6 +177,7 @@ describe('the report data', () => {
       'higher on 1, lower on 0, no clear difference on 0 of 1 task(s).');
     expect(data.findings[1]).toBe('DPO on the weak pairs beat the SFT-on-chosen baseline: ' +
       'higher on 1, lower on 0, no clear difference on 0 of 1 task(s).');
+    expect(data.findings.some((f) => f.startsWith('No gain'))).toBe(false);
     expect(data.findings[2]).toMatch(new RegExp('^DPO on the weak pairs vs the student before ' +
       'tuning on gsm8k \\(exact_match_flexible\\): 60\\.0 vs 20\\.0, \\+40\\.0 points \\(95% CI ' +
       '\\+\\d+\\.\\d to \\+\\d+\\.\\d, paired over 10 items\\): higher\\.$', 'u'));

@@ -147,7 +147,7 @@ export function reportData(state: RunState, runDir: string): ReportData {
       stageSeconds: stageSeconds(state),
     },
     models, generation, pairing, training, deltaTable, comparisons,
-    findings: findings(p, comparisons), ...(format ? { format } : {}),
+    findings: findings(p, comparisons, training, jobs('train')), ...(format ? { format } : {}),
     settings: {
       preset: p.train.preset, device: p.train.device,
       experiments: Object.fromEntries(p.experiments.map((e) => [e.name, { preset: e.preset,
@@ -310,7 +310,8 @@ export function shownDifference(c: Difference & { rate: boolean }): string {
   return `${sign(c.diff)}${unit} (95% CI ${sign(c.ciLow)} to ${sign(c.ciHigh)}, ${how})`;
 }
 
-function findings(p: Pipeline, comparisons: Comparison[]): string[] {
+function findings(p: Pipeline, comparisons: Comparison[], training: ReportData['training'],
+  trainJobs: Record<string, JobEntry>): string[] {
   const lines: string[] = [];
   const about = (claim: string) => comparisons.filter((c) => c.claim === claim);
   const sentence = (c: Comparison, lead: string) =>
@@ -341,6 +342,21 @@ function findings(p: Pipeline, comparisons: Comparison[]): string[] {
 
   if (!p.experiments.some((e) => e.role === 'dpo')) {
     lines.push('The pipeline names no experiment with role dpo, so no verdict on delta learning.');
+  }
+
+  // No gain: say so, and what this run tried, so the next run can try something else.
+  const gains = about('dpo_vs_student');
+  if (gains.length > 0 && !gains.some((c) => c.verdict === 'higher')) {
+    const tried = training.filter((t) => t.role === 'dpo').map((t) => {
+      const c = trainedConfig(trainJobs[t.name]) ?? {};
+      const value = (key: string, json: string) => c[json] ?? c[key] ?? '?';
+      return `${t.name}: loss ${t.loss}, beta ${String(value('beta', 'beta'))}, learning rate ` +
+        `${String(value('learning_rate', 'learningRate'))}, ${t.steps} steps on ${t.pairsUsed} ` +
+        `pairs (final reward accuracy ${(t.final.rewardAccuracy ?? 0).toFixed(2)}, margin ` +
+        `${(t.final.rewardMargin ?? 0).toFixed(2)})`;
+    });
+    lines.push(`No gain from DPO on the weak pairs appears in this run. It tried ${tried.join('; ')}` +
+      '; the Settings section lists every value.');
   }
   return lines;
 }
