@@ -1,3 +1,3 @@
 import { defineConfig } from 'vitest/config';
 
-export default defineConfig({ test: { projects: ['libs/*', 'services/*', 'test'] } });
+export default defineConfig({ test: { projects: ['libs/*', 'services/*', 'test', 'deploy'] } });
