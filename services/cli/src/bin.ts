@@ -1,14 +1,18 @@
 #!/usr/bin/env node
-// Entry point of the installed `delta` command: wires main() to the process streams.
+// Entry point of the installed `delta` command: wires main() to the process streams and turns
+// Ctrl-C into the abort signal of the commands that stop cleanly on it.
 import { main } from './main.js';
 
-// The first Ctrl-C asks the command to stop cleanly; a second one ends the process at once.
+// A command that reads `signal` stops cleanly on the first Ctrl-C (a run says how to resume);
+// a second one, or one during a command that never asked for the signal, ends the process.
 const interrupt = new AbortController();
-process.on('SIGINT', () => {
-  if (interrupt.signal.aborted) process.exit(130);
+let signalTaken = false;
+const onSignal = (code: number) => () => {
+  if (interrupt.signal.aborted || !signalTaken) process.exit(code);
   interrupt.abort();
-});
-process.on('SIGTERM', () => interrupt.abort());
+};
+process.on('SIGINT', onSignal(130));
+process.on('SIGTERM', onSignal(143));
 
 process.exitCode = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
@@ -17,5 +21,8 @@ process.exitCode = await main(process.argv.slice(2), {
   columns: process.stderr.columns,
   env: process.env,
   cwd: process.cwd(),
-  signal: interrupt.signal,
+  get signal() {
+    signalTaken = true;
+    return interrupt.signal;
+  },
 });
