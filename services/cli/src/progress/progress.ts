@@ -3,10 +3,13 @@
 // a pipe) one plain line per change of a stage or a job's state, never a bar.
 import type { JobEntry, StageName, StageState } from '../run/state.js';
 
+/** What a progress line shows of a job (or of a step of the world's build). */
+export type ProgressEntry = Pick<JobEntry, 'state' | 'progress' | 'error'>;
+
 /** Where the driver reports what happens. */
 export interface ProgressSink {
   stage(stage: StageName, state: StageState, detail?: string): void;
-  job(stage: StageName, name: string, job: JobEntry): void;
+  job(stage: StageName, name: string, job: ProgressEntry): void;
   /** A line for the person (a stack starting, a note on a resumed job). */
   note(line: string): void;
   /** Leaves the terminal clean (the block of bars ends with a newline). */
@@ -39,7 +42,7 @@ function seconds(ms: number): string {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
 
-function jobWords(job: JobEntry): string {
+function jobWords(job: ProgressEntry): string {
   const p = job.progress;
   const counts = p && (p.total || p.done) ? ` ${p.done}${p.total ? `/${p.total}` : ''} ${p.unit}` : '';
   const error = job.error ? `: ${job.error.code} ${job.error.message}` : '';
@@ -63,7 +66,7 @@ class LineRenderer implements ProgressSink {
     this.out.write(`${stage}: ${state}${took}${detail ? ` - ${detail}` : ''}\n`);
   }
 
-  job(stage: StageName, name: string, job: JobEntry): void {
+  job(stage: StageName, name: string, job: ProgressEntry): void {
     // A line per change of state or of the job's own stage text; counts alone do not print.
     const key = `${stage}/${name}`;
     const shown = `${job.state} ${job.progress?.stage ?? ''}`;
@@ -81,7 +84,7 @@ class LineRenderer implements ProgressSink {
 
 interface Row {
   name: string;
-  job: JobEntry;
+  job: ProgressEntry;
 }
 
 class BarRenderer implements ProgressSink {
@@ -114,7 +117,7 @@ class BarRenderer implements ProgressSink {
     this.redraw();
   }
 
-  job(stage: StageName, name: string, job: JobEntry): void {
+  job(stage: StageName, name: string, job: ProgressEntry): void {
     if (stage !== this.current) return;
     const row = this.rows.find((r) => r.name === name);
     if (row) row.job = job;
@@ -165,7 +168,7 @@ class BarRenderer implements ProgressSink {
   }
 }
 
-function bar(job: JobEntry, width: number): string {
+function bar(job: ProgressEntry, width: number): string {
   const p = job.progress;
   let share = p && p.total > 0 ? Math.min(1, p.done / p.total) : 0;
   if (job.state === 'SUCCEEDED') share = 1;

@@ -106,7 +106,7 @@ async function worldStage(options: DriverOptions): Promise<void> {
   }
   if (store.state.stages.world.state === 'done' && store.state.paths) return;
   setStage(options, 'world', 'running');
-  const world = await buildWorld(pipeline.world, (event) => progress.note(worldLine(event)));
+  const world = await buildWorld(pipeline.world, (event) => worldProgress(progress, event));
   const paths = resolvePaths(pipeline, world);
   // Task names were left unchecked until the world had registered its own.
   const unknown = pipeline.evaluate.tasks.map((t, i) => ({ name: t.name, i }))
@@ -124,14 +124,28 @@ async function worldStage(options: DriverOptions): Promise<void> {
     `${Object.keys(world.prompts).length} prompt sets`);
 }
 
-function worldLine(event: unknown): string {
-  if (typeof event === 'string') return `world: ${event}`;
-  if (event && typeof event === 'object') {
-    const e = event as { stage?: unknown; message?: unknown; done?: unknown; total?: unknown };
-    const what = String(e.message ?? e.stage ?? JSON.stringify(event));
-    return `world: ${what}${e.total ? ` (${String(e.done ?? 0)}/${String(e.total)})` : ''}`;
+/**
+ * Shows what the world reports: a string as a line; an object with a stage (or message) and
+ * counts as a bar of its own, so a ladder trained step by step does not print a line a step.
+ */
+function worldProgress(progress: ProgressSink, event: unknown): void {
+  if (!event || typeof event !== 'object') {
+    progress.note(`world: ${String(event)}`);
+    return;
   }
-  return `world: ${String(event)}`;
+  const e = event as { stage?: unknown; message?: unknown; done?: unknown; total?: unknown;
+    unit?: unknown };
+  const name = String(e.stage ?? e.message ?? 'world');
+  if (e.total === undefined && e.done === undefined) {
+    progress.note(`world: ${name}`);
+    return;
+  }
+  const done = Number(e.done ?? 0);
+  const total = Number(e.total ?? 0);
+  progress.job('world', name, {
+    state: total > 0 && done >= total ? 'SUCCEEDED' : 'RUNNING',
+    progress: { done, total, unit: String(e.unit ?? ''), stage: String(e.message ?? '') },
+  });
 }
 
 function setStage(options: DriverOptions, stage: StageName, state: 'running' | 'done' | 'failed',
