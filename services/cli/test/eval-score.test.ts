@@ -144,7 +144,9 @@ describe('delta eval score', () => {
     expect(missing.stderr).toContain('usage: delta eval score');
     const unknown = await delta('eval', 'score', '--task', 'nope', '--data', 'd', '--responses', 'r');
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('unknown task "nope"; known tasks: gsm8k, ifeval, math, mmlu, mmlu_cloze');
+    // The list grows as tasks are registered; the ones shipped with the library are always in it.
+    expect(unknown.stderr).toMatch(
+      /unknown task "nope"; known tasks: .*gsm8k, ifeval, math, mmlu, mmlu_cloze/u);
   });
 
   it('lists its commands for --help and fails for an unknown command', async () => {
