@@ -41,7 +41,7 @@ describe('progress on a terminal', () => {
     const sink = createProgress({ write: (t) => { out += t; }, isTty: true, columns: 100,
       now: () => now });
     sink.stage('generate', 'running');
-    sink.job('generate', 'strong', { ...job('RUNNING', 12, 24, 'generating'), service: 'generator',
+    sink.job('generate', 'strong', { state: 'RUNNING',
       progress: { done: 12, total: 24, unit: 'prompts', stage: 'generating' } });
     await new Promise((r) => setTimeout(r, 150));
     expect(out).toContain(
