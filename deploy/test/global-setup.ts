@@ -4,6 +4,7 @@ import { ensureKustomize, KUSTOMIZE_VERSION } from './support/kustomize.js';
 export default function setup(): void {
   const { builtSeconds } = ensureKustomize();
   if (builtSeconds !== undefined) {
-    process.stderr.write(`deploy: built kustomize ${KUSTOMIZE_VERSION} in ${builtSeconds.toFixed(0)} s\n`);
+    const seconds = builtSeconds.toFixed(0);
+    process.stderr.write(`deploy: built kustomize ${KUSTOMIZE_VERSION} in ${seconds} s\n`);
   }
 }

@@ -83,7 +83,8 @@ describe('drift is caught', () => {
   const dockerfile = readFileSync(path.join(imagesDir, 'generator', 'Dockerfile'), 'utf8');
 
   it('a port, user or install that no longer matches', () => {
-    const text = dockerfile.replace('EXPOSE 50051', 'EXPOSE 8080').replace('USER 1000:1000', 'USER node')
+    const text = dockerfile.replace('EXPOSE 50051', 'EXPOSE 8080')
+      .replace('USER 1000:1000', 'USER node')
       .replace('npm ci --omit=dev --workspace services/generator',
         'npm ci --workspace services/generator');
     expect(checkImage('generator', facts.generator, 1000, text)).toEqual([

@@ -163,7 +163,8 @@ function checkEngineBuild(
   const final = docker.stages.at(-1)!;
   const finalRuns = runs(docker, final).join('\n');
   if (!addon || !steps.includes(`libs/engine/${addon}`)) {
-    problems.push(`${where}: the image does not ship libs/engine/${addon}, the addon the engine loads`);
+    problems.push(`${where}: the image does not ship libs/engine/${addon}, ` +
+      'the addon the engine loads');
   }
   if (!/apt-get install[^\n]*libopenblas0-openmp/.test(finalRuns)) {
     problems.push(`${where}: the shipped stage needs the OpenBLAS (OpenMP) runtime library`);

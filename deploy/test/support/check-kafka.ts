@@ -34,7 +34,8 @@ export function checkTopics(objects: readonly K8sObject[]): string[] {
   if (jobs) {
     for (const [key, value] of Object.entries(JOBS_TOPIC_CONFIG)) {
       if (String(jobs.spec.config?.[key]) !== value) {
-        problems.push(`${label(jobs)}: ${key} is ${jobs.spec.config?.[key]}, libs/stream sets ${value}`);
+        problems.push(`${label(jobs)}: ${key} is ${jobs.spec.config?.[key]}, ` +
+          `libs/stream sets ${value}`);
       }
     }
     if (jobs.spec.partitions !== 1) problems.push(`${label(jobs)}: the jobs topic has 1 partition`);
@@ -67,7 +68,8 @@ export function checkBrokers(
     if (values.DELTA_JOBS_TOPIC !== undefined && values.DELTA_JOBS_TOPIC !== JOBS_TOPIC) {
       problems.push(`${label(workload)}: DELTA_JOBS_TOPIC is not the KafkaTopic ${JOBS_TOPIC}`);
     }
-    const policy = ofKind(objects, 'NetworkPolicy').find((p) => p.metadata.name === workload.metadata.name);
+    const policy = ofKind(objects, 'NetworkPolicy')
+      .find((p) => p.metadata.name === workload.metadata.name);
     const toKafka = policy?.spec.egress?.find((r: Any) =>
       r.to?.some((peer: Any) =>
         peer.podSelector?.matchLabels?.['strimzi.io/cluster'] === kafka.metadata.name));
@@ -135,7 +137,9 @@ export function checkScaling(objects: readonly K8sObject[]): string[] {
       }
     }
     const peers = kafka?.spec.kafka.listeners.flatMap((l: Any) => l.networkPolicyPeers ?? []) ?? [];
-    if (!peers.some((p: Any) => p.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'keda')) {
+    const keda = (p: Any) =>
+      p.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'keda';
+    if (!peers.some(keda)) {
       problems.push(`${where}: the Kafka listener does not let KEDA's operator in`);
     }
   }

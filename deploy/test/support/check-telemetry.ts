@@ -78,7 +78,8 @@ export function checkTelemetry(
     }
     const { host, port } = hostPort(endpoint);
     const target = servicePortTarget(objects, host, port);
-    if (target?.workload.metadata.name !== 'delta-otel-collector' || target.containerPort !== httpPort) {
+    if (target?.workload.metadata.name !== 'delta-otel-collector' ||
+        target.containerPort !== httpPort) {
       problems.push(`${label(workload)}: ${endpoint} does not reach the collector's OTLP/HTTP ` +
         `receiver (port ${httpPort}); the services export OTLP over HTTP`);
     }
@@ -113,7 +114,8 @@ export function checkTelemetry(
     }
     const policy = ofKind(objects, 'NetworkPolicy')
       .find((p) => selects(p.spec.podSelector, workload.spec.template.metadata.labels));
-    const open = (policy?.spec.ingress ?? []).some((r: Any) => r.ports.some((p: Any) => p.port === port));
+    const open = (policy?.spec.ingress ?? [])
+      .some((r: Any) => r.ports.some((p: Any) => p.port === port));
     if (!open) problems.push(`${label(workload)}: its NetworkPolicy keeps scrapes of ${port} out`);
   }
   if (!prometheus) problems.push(`${where}: metrics have no prometheus exporter to scrape`);
