@@ -6,9 +6,11 @@ import { describe, expect, it } from 'vitest';
 
 import { isAlive, portFor, stopProcess } from '../src/stack/processes.js';
 
+/** A node process running `script`; resolves once the script has run (it prints "ready"). */
 function child(script: string) {
-  const proc = spawn(process.execPath, ['-e', script, 'delta-test-marker'], { stdio: 'ignore' });
-  return new Promise<number>((resolve) => setTimeout(() => resolve(proc.pid!), 300));
+  const proc = spawn(process.execPath, ['-e', `${script}; console.log('ready')`,
+    'delta-test-marker'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise<number>((resolve) => proc.stdout.once('data', () => resolve(proc.pid!)));
 }
 
 describe('stopping a process', () => {
