@@ -18,7 +18,7 @@ describe.each(OVERLAYS)('%s', (dir) => {
   it('runs a traces and a metrics pipeline from OTLP', () => {
     const { config } = collectorConfig(objects);
     expect(config.service.pipelines.traces).toMatchObject(
-      { receivers: ['otlp'], exporters: ['otlp/jaeger'] });
+      { receivers: ['otlp'], exporters: ['otlp_grpc/jaeger'] });
     expect(config.service.pipelines.metrics).toMatchObject(
       { receivers: ['otlp'], exporters: ['prometheus'] });
   });
