@@ -2,6 +2,8 @@
 // log-likelihood; runners against any model with the interfaces in model.ts; offline scoring
 // of given responses; bootstrap confidence intervals and a comparison table across models.
 import './tasks/builtin.js';
+import './tasks/arith.js';
+import './tasks/sections.js';
 
 export { EvalError, type EvalErrorCode, type ErrorLocation } from './errors.js';
 export type * from './model.js';
@@ -58,3 +60,15 @@ export { countSentences, countWords, splitSentences, wordTokens } from './ifeval
 export { detectLanguage } from './ifeval/language.js';
 export { extractChoice, loadChoices, mmlu, mmluCloze, multipleChoiceTask, type ChoiceDoc } from './mc/task.js';
 export { mulberry32 } from './random.js';
+export {
+  arith,
+  arithAnswer,
+  arithSolution,
+  loadArith,
+  parseArithPrompt,
+  scoreArith,
+  type ArithDoc,
+  type ArithProblem,
+  type ArithVerdict,
+} from './tasks/arith.js';
+export { countSections, loadSections, sections, type SectionsDoc } from './tasks/sections.js';
