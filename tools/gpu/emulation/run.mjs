@@ -3,7 +3,8 @@
 // stream>>>(args)` into a call of the emulator (cuda_emulation.h), compiles everything with g++
 // against the CPU engine and runs the program. A check of the kernels' logic for machines
 // without a GPU; it says nothing about speed, and a pass here is no substitute for
-// tools/gpu/run.sh. Takes a few minutes (the emulated threads run one at a time).
+// tools/gpu/run.sh. Slow (the emulated threads run one at a time): about half an hour for the
+// whole program; arguments go to it (a tiny model's name runs only that model's checks).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -131,4 +132,4 @@ await Promise.all([worker(), worker()]);
 const lib = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
 run('linking', 'g++', ['-fopenmp', ...objects, '-o', 'parity', `-L${lib}`, '-lopenblas',
   `-Wl,-rpath,${lib}`]);
-run('the emulated parity test', path.join(work, 'parity'), []);
+run('the emulated parity test', path.join(work, 'parity'), process.argv.slice(2));

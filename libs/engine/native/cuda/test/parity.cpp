@@ -2,7 +2,8 @@
 // then whole tiny models (logits, sequence log-probs, DPO losses, gradients, an AdamW step,
 // recomputation, determinism). The CPU backend in float is the reference, in this program.
 // Prints one line per check and "N passed, M failed"; exits 0 when all pass, 1 on a failure,
-// 2 when there is no usable CUDA device.
+// 2 when there is no usable CUDA device. `engine_cuda_parity NAME` runs only the tiny models
+// whose name contains NAME (and no op checks).
 //
 // Tolerances. Errors are max |cuda - cpu| / max |cpu| (rel_max) or ||cuda - cpu|| / ||cpu||
 // (rel_l2). Float matrix products: 1e-5 for elementwise ops, 1e-4 for reductions, products
@@ -332,7 +333,7 @@ std::vector<TinyModel> tiny_models() {
   c.vocab_size = 512;
   c.hidden_size = 256;
   c.intermediate_size = 512;
-  c.num_layers = 1;
+  c.num_layers = 2;
   c.num_heads = 2;
   c.num_kv_heads = 1;
   c.tie_word_embeddings = true;
@@ -379,7 +380,7 @@ StepResult dpo_step(Model<float>& model, const Floats& weights, const TinyModel&
   TrainerConfig tc;
   tc.loss.type = LossType::kDpoNorm;
   tc.loss.beta = 5;
-  tc.schedule.lr = 1e-3;
+  tc.schedule.lr = 1e-4;
   tc.schedule.warmup_steps = 0;
   tc.schedule.total_steps = 10;
   tc.max_micro_sequences = batch.B;
@@ -469,8 +470,11 @@ void test_model(const TinyModel& tm) {
     expect_close(tag + "gradient norm",
                  std::fabs(got.metrics.grad_norm - want.metrics.grad_norm) / want.metrics.grad_norm,
                  pr.grad_tol);
-    expect_close(tag + "loss after one AdamW step", std::fabs(got.loss_after - want.loss_after),
-                 pr.loss_tol * 2);
+    std::snprintf(buf, sizeof buf, "(error %.2e, tolerance %.0e; CPU loss %.6f -> %.6f)",
+                  std::fabs(got.loss_after - want.loss_after), pr.loss_tol * 2,
+                  want.metrics.loss, want.loss_after);
+    report(tag + "loss after one AdamW step",
+           std::fabs(got.loss_after - want.loss_after) <= pr.loss_tol * 2, buf);
 
     // Recomputing blocks in the backward and running twice change nothing.
     const StepResult again = dpo_step(gpu, weights, tm, batch, ref, false, false);
@@ -486,7 +490,8 @@ void test_model(const TinyModel& tm) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const std::string only = argc > 1 ? argv[1] : "";
   std::unique_ptr<CudaBackend> gpu_float, gpu_bf16;
   try {
     gpu_float = std::make_unique<CudaBackend>(0, MatmulPrecision::kFloat);
@@ -498,8 +503,10 @@ int main() {
   std::printf("device: %s\n", gpu_float->device_name().c_str());
   try {
     cpu::CpuBackend<float> cpu(4);
-    test_ops(cpu, *gpu_float, *gpu_bf16);
-    for (const TinyModel& tm : tiny_models()) test_model(tm);
+    if (only.empty()) test_ops(cpu, *gpu_float, *gpu_bf16);
+    for (const TinyModel& tm : tiny_models()) {
+      if (tm.name.find(only) != std::string::npos) test_model(tm);
+    }
   } catch (const std::exception& e) {
     report("unexpected exception", false, e.what());
   }
