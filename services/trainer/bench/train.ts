@@ -52,7 +52,8 @@ try {
   await train({
     studentDir: student, outputDir: path.join(root, 'out'), outputName: 'out', settings,
     reversePairs: false, exportOnnx: true, specHash: hashOf({ settings, pairCount }),
-    specJson: {}, threads, keepCheckpoints: 2, referenceChunk: 1024, evalMaxPairs: 512,
+    specJson: {}, threads, device: 'cpu', keepCheckpoints: 2, referenceChunk: 1024,
+    evalMaxPairs: 512,
     readSource: (signal) => fileSnapshot(pairsFile, 'pairs.jsonl', { maxPairs: 1e6, signal }),
     status: create(TrainingStatusSchema),
     signal: new AbortController().signal,

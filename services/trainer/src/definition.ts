@@ -95,8 +95,6 @@ function checkDevice(device: Device): void {
     throw new RpcError(Code.FAILED_PRECONDITION, 'spec.device: DEVICE_CUDA is not available: ' +
       `this build of the engine computes on ${engineBackends().join(', ')} only; use DEVICE_CPU`);
   }
-  throw new RpcError(Code.FAILED_PRECONDITION, 'spec.device: the engine lists a CUDA backend ' +
-    'but the trainer cannot place a model on it yet; use DEVICE_CPU');
 }
 
 /** The spec's pair source; without one the job reads its run's pairs from delta.pairs. */
@@ -233,6 +231,7 @@ async function trainJob(
     specHash,
     specJson: toJson(TrainingSpecSchema, spec),
     threads: limits.threads || availableParallelism(),
+    device: spec.device === Device.CUDA ? 'cuda' : 'cpu',
     keepCheckpoints: limits.keepCheckpoints,
     referenceChunk: limits.referenceChunk,
     evalMaxPairs: limits.evalMaxPairs,

@@ -61,9 +61,11 @@ export function prepareData(run: InputOptions, snapshot: DataSnapshot): Prepared
 }
 
 /** Loads the student; a folder the engine cannot read fails the job naming spec.student. */
-export async function loadModel(dir: string, threads: number): Promise<Model> {
+export async function loadModel(
+  dir: string, threads: number, device: 'cpu' | 'cuda' = 'cpu',
+): Promise<Model> {
   try {
-    return await Model.load(dir, { threads });
+    return await Model.load(dir, { threads, device });
   } catch (err) {
     throw toJobError(err, 'spec.student');
   }

@@ -43,6 +43,8 @@ export interface TrainingRun {
   /** The spec as JSON, kept in spec.json for people. */
   specJson: unknown;
   threads: number;
+  /** Where the engine computes; a CUDA build without a usable GPU fails the load. */
+  device: 'cpu' | 'cuda';
   keepCheckpoints: number;
   /** Pairs per cache file of reference log-probs (and between cancellation checks). */
   referenceChunk: number;
@@ -149,7 +151,7 @@ export async function train(run: TrainingRun): Promise<TrainingOutcome> {
   }
 
   // 3. Reference log-probs of the student as it is now, cached in chunks before any step.
-  let student: Model | undefined = await loadModel(run.studentDir, run.threads);
+  let student: Model | undefined = await loadModel(run.studentDir, run.threads, run.device);
   const everyPair = [...data.train, ...data.held];
   const reference = await span('reference log-probs',
     () => cacheReference(run, dir, student!, everyPair, data.tokenizerIdentity),

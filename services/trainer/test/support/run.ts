@@ -45,6 +45,7 @@ export async function runDirect(run: DirectRun): Promise<DirectResult> {
       reverse: run.reversePairs ?? false }),
     specJson: {},
     threads: run.threads ?? 1,
+    device: 'cpu',
     keepCheckpoints: 2,
     referenceChunk: run.referenceChunk ?? 1024,
     evalMaxPairs: 512,
