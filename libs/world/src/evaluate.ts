@@ -2,7 +2,7 @@
 // decoding on ONNX Runtime (@delta/lm) from the chat-templated prompt, replies scored by the
 // tasks' own scorers in @delta/evals, means with 95% bootstrap intervals. For the ladder check
 // and for tuning; it writes nothing.
-import { arith, bootstrapMetric, parseArithPrompt, scoreArith, countSections,
+import { arith, bootstrapMetric, parseArithPrompt, scoreArith, sections,
   type Metric } from '@delta/evals';
 import { LanguageModel } from '@delta/lm';
 import { WorldError } from './errors.js';
@@ -25,7 +25,7 @@ export interface MeasureOptions {
 }
 
 async function generate(dir: string, prompts: readonly string[], options: MeasureOptions,
-  maxNewTokens: number): Promise<{ text: string; cut: boolean }[]> {
+  maxNewTokens: number): Promise<{ text: string }[]> {
   const lm = await LanguageModel.load(dir, { threads: options.threads ?? 2 });
   try {
     const results = await lm.generate(
@@ -33,7 +33,7 @@ async function generate(dir: string, prompts: readonly string[], options: Measur
         maxNewTokens, sampling: { temperature: 0 } })),
       { batchSize: options.batchSize ?? 64 },
     );
-    return results.map(([r]) => ({ text: r!.text, cut: r!.finishReason === 'length' }));
+    return results.map(([r]) => ({ text: r!.text }));
   } finally {
     await lm.decoder.dispose();
   }
@@ -61,19 +61,23 @@ export async function measureArith(dir: string, prompts: readonly string[],
   };
 }
 
-/** Greedy replies to format prompts: the section count and how often the token limit hit. */
+/**
+ * Greedy replies to format prompts, scored by the sections task: the section count and how
+ * often a reply was cut by the token limit.
+ */
 export async function measureSections(dir: string, prompts: readonly string[],
   options: MeasureOptions = {}): Promise<TaskFigures> {
-  const replies = await generate(dir, prompts, options, options.maxNewTokens ?? 160);
-  const counts = replies.map((r) => countSections(r.text));
+  const replies = await generate(dir, prompts, options,
+    options.maxNewTokens ?? sections.sampling.maxNewTokens!);
+  const scored = replies.map((r, i) =>
+    sections.score({ id: String(i), text: prompts[i]!, line: i + 1, prompt: prompts[i]! }, r.text));
   const boot = { samples: options.bootstrapSamples ?? 1000, seed: 0 };
   return {
     metrics: {
-      sections: bootstrapMetric('sections', counts.map((c) => ({ num: c, den: 1 })), boot),
-      hit_cap: bootstrapMetric('hit_cap', replies.map((r) => ({ num: r.cut ? 1 : 0, den: 1 })),
-        boot),
+      sections: bootstrapMetric('sections', scored.map((s) => s.values.sections!), boot),
+      hit_cap: bootstrapMetric('hit_cap', scored.map((s) => s.values.hit_cap!), boot),
     },
-    items: counts,
+    items: scored.map((s) => s.score),
     responses: replies.map((r) => r.text),
   };
 }

@@ -65,15 +65,15 @@ export const DEFAULT_RECIPE: WorldRecipe = {
   rungs: {
     weak: {
       shape: { hiddenSize: 32, numLayers: 2, intermediateSize: 88, numHeads: 4 },
-      sft: sft(500, 3e-3, 0.1), seedOffset: 101, sections: { min: 2, max: 2 },
+      sft: sft(600, 3e-3, 0.1), seedOffset: 101, sections: { min: 2, max: 2 },
     },
     strong: {
       shape: { hiddenSize: 48, numLayers: 2, intermediateSize: 128, numHeads: 4 },
-      sft: sft(700, 3e-3, 0.1), seedOffset: 202, sections: { min: 3, max: 3 },
+      sft: sft(900, 3e-3, 0.1), seedOffset: 202, sections: { min: 3, max: 3 },
     },
     student: {
       shape: { hiddenSize: 64, numLayers: 2, intermediateSize: 176, numHeads: 4 },
-      sft: sft(900, 3e-3, 0.1), seedOffset: 303, sections: { min: 2, max: 6 },
+      sft: sft(1150, 3e-3, 0.1), seedOffset: 303, sections: { min: 2, max: 6 },
     },
   },
 };

@@ -67,7 +67,9 @@ export async function buildWorld(options: BuildWorldOptions): Promise<WorldOutpu
 
   if (existsSync(manifest)) {
     progress({ stage: `world found in its cache (${dir})` });
-    return outputOf(dir, JSON.parse(readFileSync(manifest, 'utf8')) as Manifest, true);
+    const found = JSON.parse(readFileSync(manifest, 'utf8')) as Manifest;
+    announce(found.ladder, progress);
+    return outputOf(dir, found, true);
   }
 
   const started = performance.now();
@@ -91,8 +93,14 @@ export async function buildWorld(options: BuildWorldOptions): Promise<WorldOutpu
     throw new WorldError('CACHE', `cannot move the built world into ${dir}: ` +
       `${(err as Error).message}`, { cause: err });
   }
-  progress({ stage: `ladder ${ladder.passed ? 'passed' : 'FAILED'} its check` });
+  announce(ladder, progress);
   return outputOf(dir, record, false);
+}
+
+/** States the ladder check through the progress callback: the verdict, then each finding. */
+function announce(ladder: LadderCheck, progress: (event: WorldProgress) => void): void {
+  progress({ stage: `the ladder ${ladder.passed ? 'passed' : 'FAILED'} its check` });
+  for (const line of ladder.findings) progress({ stage: line });
 }
 
 interface Manifest {
