@@ -183,12 +183,12 @@ describe('the report data', () => {
       '\\+\\d+\\.\\d to \\+\\d+\\.\\d, paired over 10 items\\): higher\\.$', 'u'));
   });
 
-  it('compares the format metric of the tuned student with both teachers', () => {
+  it('compares the format metric of the tuned student with both teachers and its start', () => {
     expect(data.format?.rows.map((r) => [r.model, r.cell?.value])).toEqual([
       ['student', 0.3], ['dpo', 0.9], ['strong', 0.5], ['weak', 0.4]]);
     expect(data.format?.statements).toEqual(['DPO on the weak pairs (dpo): ' +
       'prompt_level_loose_acc 0.90 (95% CI 0.85-0.95, n=20); the chosen teacher strong 0.50, ' +
-      'the rejected teacher weak 0.40, the student before tuning 0.30: above both teachers.']);
+      'the rejected teacher weak 0.40, the student before tuning 0.30: above both teachers, and above the student before tuning.']);
   });
 
   it('reads the training curves and the settings the trainer ran with', () => {

@@ -395,9 +395,14 @@ function formatSection(p: Pipeline, models: ModelRow[], results: Map<string, Tas
       : above === teachers.length ? ': above both teachers'
         : below === teachers.length ? ': below both teachers'
           : ': between the teachers or within the interval of one';
+    const start = value('student');
+    const moved = !start ? ''
+      : tuned.ciLow > start.value ? ', and above the student before tuning'
+        : tuned.ciHigh < start.value ? ', and below the student before tuning'
+          : ', and within its interval of the student before tuning';
     statements.push(`${e.label} (${name}): ${f.metric} ${tuned.value.toFixed(2)} (95% CI ` +
       `${tuned.ciLow.toFixed(2)}-${tuned.ciHigh.toFixed(2)}, n=${tuned.n})` +
-      `${parts.length ? `; ${parts.join(', ')}` : ''}${verdict}.`);
+      `${parts.length ? `; ${parts.join(', ')}` : ''}${verdict}${verdict ? moved : ''}.`);
   }
   return { task: f.task, metric: f.metric, rows, statements };
 }
