@@ -9,5 +9,8 @@ export default mergeConfig(shared, defineProject({
     include: ['e2e/**/*.test.ts'],
     globalSetup: ['../libs/stream/src/global-setup.ts'],
     testTimeout: 600_000,
+    // Each file runs a whole stack of processes; side by side they would contend for the
+    // default ports and the two cores.
+    fileParallelism: false,
   },
 }));
