@@ -150,8 +150,10 @@ export class ResponseWriter {
         );
       }
       // The broker answers a transaction that meets a fence in progress with an unexpected
-      // error rather than a fencing one.
-      if (errorChain(err).some((e) => (e as { type?: string }).type === 'UNKNOWN_SERVER_ERROR')) {
+      // error rather than a fencing one. Some kafkajs paths rethrow it without its type, so its
+      // message (the protocol's text for UNKNOWN_SERVER_ERROR) is matched too.
+      if (errorChain(err).some((e) => (e as { type?: string }).type === 'UNKNOWN_SERVER_ERROR' ||
+        /unexpected error when processing the request/iu.test(e.message))) {
         throw new RpcError(
           Code.ABORTED,
           `the broker refused the transaction of ${this.transactionalId} ` +
