@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { PairSchema } from '@delta/contracts';
 import { decodeRecord, topic, StreamError, type Stream } from '@delta/stream';
 import type { Consumer } from 'kafkajs';
+import { contentId } from './pairs-jsonl.js';
 import type { TextPair } from './tokenize.js';
 
 /** What a read of the topic found. */
@@ -150,8 +151,11 @@ export async function readPairsTopic(
     await deleteGroup(stream, groupId);
   }
 
-  result.pairs = [...byId.values()]
-    .sort((a, b) => (a.pairId < b.pairId ? -1 : a.pairId > b.pairId ? 1 : 0));
+  // Ordered by content, not by pair id: the pairer's ids include the run id, and the order
+  // decides the batches and the held-out split, so two runs over the same pairs train alike.
+  const keyed = [...byId.values()].map((p) => ({ key: `${contentId(p)}\u0000${p.pairId}`, p }));
+  result.pairs = keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ p }) => p);
   return result;
 }
 

@@ -16,6 +16,7 @@ import { uniqueName } from '@delta/stream/testing';
 import { startTestTelemetry, type TestTelemetry } from '@delta/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trainerDefinition, trainerEnvSpec } from '../src/index.js';
+import { readPairsTopic } from '../src/pairs-topic.js';
 import { scratch } from './support/scratch.js';
 import {
   arithmeticPairs, writePairsFile, writeStudent, type ArithmeticPair,
@@ -206,7 +207,7 @@ describe('training jobs', () => {
 
 /** Writes pairs the way the pairer does: in Kafka transactions, keyed by prompt id. */
 async function writePairs(topic: string, runId: string, pairs: readonly ArithmeticPair[],
-  commit = true): Promise<void> {
+  commit = true, idPrefix = 'pair'): Promise<void> {
   const producer = stream.kafka.producer({ transactionalId: uniqueName('pairer'),
     idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -214,7 +215,7 @@ async function writePairs(topic: string, runId: string, pairs: readonly Arithmet
   await transaction.send({ topic, messages: pairs.map((p) => ({
     key: p.id,
     value: encodeValue(PairSchema, {
-      runId, pairId: `pair-${p.id}`, promptId: p.id, prompt: p.prompt, policy: 'ladder',
+      runId, pairId: `${idPrefix}-${p.id}`, promptId: p.id, prompt: p.prompt, policy: 'ladder',
       chosen: { model: 'big', text: p.chosen }, rejected: { model: 'small', text: p.rejected },
     }),
   })) });
@@ -222,6 +223,23 @@ async function writePairs(topic: string, runId: string, pairs: readonly Arithmet
   else await transaction.abort();
   await producer.disconnect();
 }
+
+describe('reading a run\'s pairs from the topic', () => {
+  it('orders them by content, so two runs over the same pairs train on the same order', async () => {
+    const topic = uniqueName('delta.pairs');
+    await stream.admin().ensureTopics([{ topic, partitions: 3 }]);
+    const pairs = arithmeticPairs(12);
+    // The pairer's ids differ between runs (they include the run id); so does write order.
+    await writePairs(topic, 'run-a', pairs, true, 'run-a');
+    await writePairs(topic, 'run-b', [...pairs].reverse(), true, 'run-b');
+    const read = (runId: string) => readPairsTopic(stream, topic, runId,
+      { timeoutMs: 60_000, maxPairs: 100 });
+    const [a, b] = [await read('run-a'), await read('run-b')];
+    expect(a.pairs).toHaveLength(12);
+    expect(b.pairs.map((p) => p.chosen)).toEqual(a.pairs.map((p) => p.chosen));
+    expect(a.pairs.map((p) => p.chosen)).not.toEqual(pairs.map((p) => p.chosen));
+  });
+});
 
 describe('end to end through the broker', () => {
   it('trains on a run\'s pairs from the topic and exports a model that generates', async () => {
