@@ -26,7 +26,7 @@ export {
   InvalidArgumentError,
   type FieldViolation,
 } from './validate.js';
-export { resolveInside } from './paths.js';
+export { resolveFolderInside, resolveInside } from './paths.js';
 export { ConfigError, env, readEnv, type EnvVar, type EnvValues } from './config.js';
 export {
   serverEnvSpec,

@@ -1,7 +1,7 @@
 // Confines file paths named in requests (models, data, outputs) to the roots a service was
 // configured with. Symlinks and `..` are resolved before the check; a path that does not exist
 // yet (an output) is checked through its nearest existing parent.
-import { realpath } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { RpcError } from './errors.js';
@@ -63,7 +63,11 @@ export async function resolveInside(
   for (const candidate of candidates) {
     const real = await realpath(candidate).catch(() => undefined);
     if (real === undefined) continue;
-    if (!realRoots.some((root) => inside(root, real))) throw denied();
+    if (!realRoots.some((root) => inside(root, real))) {
+      throw real === candidate ? denied() : new RpcError(Status.PERMISSION_DENIED,
+        `${field}: "${requested}" resolves to "${real}", outside the allowed roots ` +
+        `(${roots.join(', ')})`);
+    }
     return real;
   }
   // A path that does not exist yet (an output) goes under the first root it stays inside.
@@ -72,4 +76,43 @@ export async function resolveInside(
     if (realRoots.some((root) => inside(root, real))) return real;
   }
   throw denied();
+}
+
+/** Entries a folder named by a request may hold before it is refused unread. */
+const MAX_FOLDER_ENTRIES = 100_000;
+
+/**
+ * resolveInside for a folder the service will read whole (a model folder): the folder must lie
+ * inside the roots, and so must the target of every symlink within it, so a folder cannot
+ * reach a file elsewhere through a link (config.json -> /etc/passwd). Links that lead nowhere
+ * are left alone; they cannot be read.
+ */
+export async function resolveFolderInside(
+  roots: readonly string[],
+  requested: string,
+  field = 'path',
+): Promise<string> {
+  const dir = await resolveInside(roots, requested, field);
+  let entries;
+  try {
+    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return dir;
+    throw err;
+  }
+  if (entries.length > MAX_FOLDER_ENTRIES) {
+    throw invalidArgument(field, `"${requested}" holds over ${MAX_FOLDER_ENTRIES} entries`);
+  }
+  const realRoots = await Promise.all(roots.map((r) => realpathOfNearest(path.resolve(r))));
+  for (const entry of entries) {
+    if (!entry.isSymbolicLink()) continue;
+    const link = path.join(entry.parentPath, entry.name);
+    const target = await realpath(link).catch(() => undefined);
+    if (target !== undefined && !realRoots.some((root) => inside(root, target))) {
+      throw new RpcError(Status.PERMISSION_DENIED,
+        `${field}: "${path.relative(dir, link)}" in "${requested}" links to "${target}", ` +
+        `outside the allowed roots (${roots.join(', ')})`);
+    }
+  }
+  return dir;
 }

@@ -9,6 +9,7 @@ import {
   env,
   readEnv,
   readServerEnv,
+  resolveFolderInside,
   resolveInside,
   type RpcError,
 } from '@delta/rpc';
@@ -106,8 +107,28 @@ describe('resolveInside', () => {
     ]) {
       const error = (await resolveInside(roots(), bad, 'spec.model').catch((e) => e)) as RpcError;
       expect(error.code, bad).toBe(Code.PERMISSION_DENIED);
-      expect(error.message).toContain(`spec.model: "${bad}" is outside the allowed roots`);
+      expect(error.message.startsWith(`spec.model: "${bad}" `), error.message).toBe(true);
+      expect(error.message).toContain('outside the allowed roots');
     }
+    // A link is named with the real path it leads to.
+    await expect(resolveInside(roots(), 'escape/key', 'spec.model')).rejects.toThrow(
+      `spec.model: "escape/key" resolves to "${path.join(base, 'secret', 'key')}", outside`);
+  });
+
+  it('refuses a folder whose files link outside the roots, and accepts links inside', async () => {
+    const folder = path.join(base, 'models', 'linked');
+    mkdirSync(path.join(folder, 'onnx'), { recursive: true });
+    writeFileSync(path.join(folder, 'tokenizer.json'), '{}');
+    symlinkSync(path.join(folder, 'tokenizer.json'), path.join(folder, 'onnx', 'ok.json'));
+    symlinkSync(path.join(base, 'nowhere'), path.join(folder, 'dangling'));
+    expect(await resolveFolderInside(roots(), 'linked', 'spec.model')).toBe(folder);
+
+    symlinkSync(path.join(base, 'secret', 'key'), path.join(folder, 'onnx', 'model.onnx'));
+    await expect(resolveFolderInside(roots(), 'linked', 'spec.model')).rejects.toMatchObject({
+      code: Code.PERMISSION_DENIED,
+      message: `spec.model: "onnx/model.onnx" in "linked" links to ` +
+        `"${path.join(base, 'secret', 'key')}", outside the allowed roots (${roots().join(', ')})`,
+    });
   });
 
   it('refuses an empty path as INVALID_ARGUMENT and any path when no roots are set', async () => {
