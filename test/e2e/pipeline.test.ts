@@ -264,6 +264,26 @@ describe('delta run on a local stack', () => {
     expect(lastJson(resumed.stdout).state).toBe('succeeded');
   });
 
+  it('lists the prompts a generation rejected and stops a run whose prompt file has none',
+    async () => {
+      const variant = (name: string, prompts: string) => {
+        const pipeline = parse(readFileSync(path.join(work, 'tiny.yaml'), 'utf8')) as
+          Record<string, unknown>;
+        writeFileSync(path.join(work, `${name}.jsonl`), prompts);
+        writeFileSync(path.join(work, `${name}.yaml`), stringify({ ...pipeline, name,
+          prompts: { train: `${name}.jsonl` } }));
+        return `${name}.yaml`;
+      };
+      const empty = await delta('run', variant('empty', ''), '--keep-stack');
+      expect(empty.code).not.toBe(0);
+      expect(empty.stderr).toContain(
+        "generate job 'strong' answered no prompt: its prompt file holds no prompts");
+
+      const mixed = await delta('run', variant('mixed',
+        '{"id": "a", "prompt": "What is 2+2?"}\nnot json\n{"id": "b"}\n'), '--keep-stack');
+      expect(mixed.stderr).toMatch(/generate strong: 2 prompt\(s\) rejected: line 2: [^;]+; line 3: /u);
+    });
+
   it('`stack status` reports every component healthy, and `stack down` stops them', async () => {
     const status = await delta('stack', 'status', '--json');
     expect(status.code, status.stdout).toBe(0);

@@ -173,6 +173,18 @@ describe('a pipeline with mistakes', () => {
     expect(check('name: x\nteachers: [a\nstudent: b\n').message).toMatch(/^pipe\.yaml:3: /u);
   });
 
+  it('refuses a document whose aliases expand without bound, naming the file', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]',
+      ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[i]}`)
+        .join(', ')}]`)].join('\n');
+    expect(check(bomb).message).toMatch(/^pipe\.yaml: Excessive alias count/u);
+  });
+
+  it('takes a seed up to 2^31 - 1', () => {
+    expect(check(GOOD.replace('name: ', 'world: { seed: 2147483648 }\nname: ')).message)
+      .toContain('world.seed: must be an integer from 0 to 2147483647');
+  });
+
   it('refuses a rejected side equal to the chosen one', () => {
     expect(check(GOOD.replace('{ chosen: strong, rejected: weak }', '{ chosen: weak, rejected: weak }'))
       .message).toMatch(/^pipe\.yaml:15: pairs\.weak-pairs\.rejected: must differ from chosen/u);

@@ -151,7 +151,7 @@ class Checker {
     return value;
   }
 
-  private int(at: PathPart[], value: unknown, fallback: number, min = 0, max = 2 ** 31): number {
+  private int(at: PathPart[], value: unknown, fallback: number, min = 0, max = 2 ** 31 - 1): number {
     if (value === undefined || value === null) return fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       this.problems.add(at, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);

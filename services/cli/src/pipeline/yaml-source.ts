@@ -35,7 +35,14 @@ export class YamlSource {
       const first = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/u, '');
       throw new RunError('PIPELINE', `${shownFile}:${line}: ${first}`, { cause: error });
     }
-    return new YamlSource(shownFile, doc, lines, doc.toJS({ maxAliasCount: 100 }));
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // The yaml library refuses documents whose aliases expand without bound.
+      throw new RunError('PIPELINE', `${shownFile}: ${(err as Error).message}`, { cause: err });
+    }
+    return new YamlSource(shownFile, doc, lines, value);
   }
 
   /**

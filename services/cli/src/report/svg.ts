@@ -2,9 +2,12 @@
 // per experiment) and a grouped bar chart with confidence-interval whiskers (the delta table).
 // No scripts, fonts or external assets: the file opens anywhere, offline.
 
-/** Colours that stay apart for colour-blind readers (Okabe and Ito's palette). */
+/**
+ * Colours that stay apart for colour-blind readers (Okabe and Ito's palette, then a grey and a
+ * brown), enough for the demo's nine models before one repeats.
+ */
 export const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9',
-  '#000000', '#999999'];
+  '#000000', '#999999', '#F0E442', '#8C510A'];
 
 /** One line of a line chart. */
 export interface Series {

@@ -222,7 +222,46 @@ async function runStage(options: DriverOptions, stage: StageName, jobs: PlannedJ
     throw error instanceof RunError ? error : new RunError('JOB', error.message, { cause: error });
   }
   if (options.signal.aborted) return;
+  const empty = checkOutputs(options, stage);
+  if (empty) {
+    setStage(options, stage, 'failed', empty);
+    throw new RunError('JOB', empty);
+  }
   setStage(options, stage, 'done', stageSummary(store.state, stage));
+}
+
+/**
+ * Says what a finished stage left out and refuses one that produced nothing to go on with:
+ * prompts a generation rejected are listed (the first three, with their lines), a generation
+ * that answered no prompt at all or a pairing that wrote no pair stops the run here, naming
+ * why, rather than at a later stage with a puzzling message. Returns that message, or nothing.
+ */
+function checkOutputs(options: DriverOptions, stage: StageName): string | undefined {
+  const jobs = options.store.state.stages[stage].jobs;
+  const count = (status: Record<string, unknown>, field: string) => Number(status[field] ?? 0);
+  for (const [name, job] of Object.entries(jobs)) {
+    const status = (job.status ?? {}) as Record<string, unknown>;
+    if (stage === 'generate') {
+      const rejected = (status.rejected as string[] | undefined) ?? [];
+      if (rejected.length > 0) {
+        options.progress.note(`generate ${name}: ${rejected.length} prompt(s) rejected: ` +
+          `${rejected.slice(0, 3).join('; ')}${rejected.length > 3 ? '; ...' : ''} ` +
+          '(all in the run\'s state.json)');
+      }
+      if (count(status, 'promptsDone') + count(status, 'promptsSkipped') === 0) {
+        return `generate job '${name}' answered no prompt: its prompt file holds ` +
+          `${rejected.length ? 'no valid prompt' : 'no prompts'}`;
+      }
+    }
+    if (stage === 'pair' && count(status, 'pairsWritten') === 0) {
+      const dropped = Object.entries((status.dropped ?? {}) as Record<string, unknown>)
+        .filter(([, n]) => Number(n) > 0).map(([why, n]) => `${why} ${Number(n)}`);
+      return `pairing '${name}' wrote no pair from ${count(status, 'responsesRead')} ` +
+        `responses${dropped.length ? ` (dropped: ${dropped.join(', ')})` : ''}; there is ` +
+        'nothing to train on';
+    }
+  }
+  return undefined;
 }
 
 function record(options: DriverOptions, stage: StageName, name: string,
