@@ -297,6 +297,14 @@ function compare(p: Pipeline, t: ReportData['deltaTable'], items: Map<string, Ma
   return out;
 }
 
+/**
+ * Read under the generation tables: a prompt answered by an earlier attempt or run is skipped,
+ * not answered again, so its responses are in the topic but not among this job's.
+ */
+export const GENERATION_NOTE = 'Prompts answered before were answered by an earlier attempt or ' +
+  'run of the same generation; their responses are in the responses topic and count for ' +
+  'pairing, not under "responses written".';
+
 /** Formats a value of a metric: percentage points for shares, two decimals for counts. */
 export function shown(value: number, rate: boolean): string {
   return rate ? (100 * value).toFixed(1) : value.toFixed(2);

@@ -1,7 +1,7 @@
 // The HTML report: the Markdown report's content plus inline SVG charts - reward margin,
 // reward accuracy and loss over training steps per experiment, and the delta table (and the
 // format experiment) as bars with interval whiskers. One self-contained file, no scripts.
-import { shown, shownDifference, type ReportData } from './data.js';
+import { GENERATION_NOTE, shown, shownDifference, type ReportData } from './data.js';
 import { barChart, escapeXml as esc, lineChart, PALETTE, type Series } from './svg.js';
 
 function table(header: string[], rows: Array<Array<string | number>>): string {
@@ -95,10 +95,11 @@ export function renderHtml(data: ReportData): string {
     'dropped'], data.pairing.map((p) => [p.name, p.policy,
     p.chosen ? `${p.chosen} over ${p.rejected}` : p.models.join(', '), p.responsesRead,
     p.pairsWritten, counts(p.dropped)])));
-  parts.push('<h2>Generation</h2>', table(['generation', 'model', 'prompts', 'responses',
-    'output tokens', 'tokens/s', 'finish reasons', 'rejected prompts'],
-  data.generation.map((g) => [g.name, g.model, g.prompts, g.responses, g.outputTokens,
-    g.tokensPerSecond.toFixed(1), counts(g.finishReasons), g.rejected])));
+  parts.push('<h2>Generation</h2>', table(['generation', 'model', 'prompts', 'responses written',
+    'prompts answered before', 'output tokens', 'tokens/s', 'finish reasons', 'rejected prompts'],
+  data.generation.map((g) => [g.name, g.model, g.prompts, g.responses, g.promptsSkipped,
+    g.outputTokens, g.tokensPerSecond.toFixed(1), counts(g.finishReasons), g.rejected])),
+  `<p>${esc(GENERATION_NOTE)}</p>`);
 
   parts.push('<h2>Settings</h2>', `<pre>${esc(JSON.stringify(data.settings, null, 2))}</pre>`);
   if (data.notes.length) {

@@ -1,7 +1,7 @@
 // The Markdown report: the verdicts in words with their numbers, the delta table with
 // intervals, the format experiment, training, pairing and generation figures, and the settings.
 // It renders ReportData; it computes nothing.
-import { shown, shownDifference, type ReportData } from './data.js';
+import { GENERATION_NOTE, shown, shownDifference, type ReportData } from './data.js';
 
 function row(cells: Array<string | number>): string {
   return `| ${cells.map((c) => String(c).replace(/\|/gu, '\\|')).join(' | ')} |`;
@@ -91,13 +91,14 @@ export function renderMarkdown(data: ReportData): string {
   }
   out.push('');
 
-  out.push('## Generation', '', head(['generation', 'model', 'prompts', 'responses',
-    'output tokens', 'tokens/s', 'finish reasons', 'rejected prompts']));
+  out.push('## Generation', '', head(['generation', 'model', 'prompts', 'responses written',
+    'prompts answered before', 'output tokens', 'tokens/s', 'finish reasons',
+    'rejected prompts']));
   for (const g of data.generation) {
-    out.push(row([g.name, g.model, g.prompts, g.responses, g.outputTokens,
+    out.push(row([g.name, g.model, g.prompts, g.responses, g.promptsSkipped, g.outputTokens,
       g.tokensPerSecond.toFixed(1), counts(g.finishReasons), g.rejected]));
   }
-  out.push('');
+  out.push('', GENERATION_NOTE, '');
 
   out.push('## Settings', '', '```json', JSON.stringify(data.settings, null, 2), '```', '');
   if (data.notes.length) {

@@ -15,7 +15,7 @@ import { buildWorld, resolvePaths } from '../pipeline/world.js';
 import type { ProgressSink } from '../progress/progress.js';
 import { writeReport } from '../report/write.js';
 import type { Clients, ServiceName } from '../services.js';
-import { followJob, isEnded, jobOps, type JobView } from './jobs.js';
+import { followJob, isEnded, jobOps, startJob, type JobView } from './jobs.js';
 import type { JobEntry, RunState, RunStore, StageName } from './state.js';
 
 /** What a run needs besides its state. */
@@ -189,10 +189,10 @@ async function runStage(options: DriverOptions, stage: StageName, jobs: PlannedJ
     const jobId = jobIdOf(runId, stage, planned.name, attempt);
     let view: JobView;
     try {
-      view = await ops.start(runId, jobId, planned.spec());
+      view = await startJob(ops, planned.service, address, { runId, jobId, spec: planned.spec() },
+        { signal: options.signal, reconnectMs: options.reconnectMs });
     } catch (err) {
-      const message = `${planned.service} at ${address} refused ${stage} job ` +
-        `'${planned.name}': ${(err as Error).toString().replace(/^RpcError: /u, '')}`;
+      const message = `${stage} job '${planned.name}': ${(err as Error).message}`;
       setStage(options, stage, 'failed', message);
       throw new RunError(err instanceof RunError ? err.code : 'JOB', message, { cause: err });
     }

@@ -181,6 +181,39 @@ export async function followJob(ops: JobOps, service: ServiceName, address: stri
   return last ?? { state: JobState.UNSPECIFIED, entry: { state: 'UNSPECIFIED' } };
 }
 
+/**
+ * Starts a job, waiting up to `reconnectMs` for a service that does not answer (starting again
+ * with the same job id is safe: the service returns the job it already has). Other refusals
+ * (a bad spec) fail at once.
+ */
+export async function startJob(ops: JobOps, service: ServiceName, address: string,
+  request: { runId: string; jobId: string; spec: unknown },
+  options: { signal: AbortSignal; reconnectMs: number }): Promise<JobView> {
+  const since = Date.now();
+  let delay = 1_000;
+  for (;;) {
+    try {
+      return await ops.start(request.runId, request.jobId, request.spec);
+    } catch (err) {
+      const error = err instanceof RpcError ? err : new RpcError(Code.UNKNOWN, String(err), err);
+      const waited = Date.now() - since;
+      if (!TRANSIENT.has(error.code) || options.signal.aborted || waited > options.reconnectMs) {
+        const unreachable = error.code === Code.UNAVAILABLE;
+        throw new RunError('JOB', `${service} at ${address} ` +
+          `${unreachable ? `did not answer for ${Math.round(waited / 1000)} s` : 'refused'} ` +
+          `job ${request.jobId}: ${codeName(error.code)}: ${tidy(error.message)}`, { cause: err });
+      }
+      await abortableSleep(delay * (0.8 + 0.4 * Math.random()), options.signal);
+      delay = Math.min(10_000, delay * 2);
+    }
+  }
+}
+
+/** grpc-js ends some messages with an empty "Resolution note: "; it says nothing. */
+function tidy(message: string): string {
+  return message.replace(/\s*Resolution note:\s*$/u, '');
+}
+
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
