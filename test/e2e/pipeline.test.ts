@@ -284,6 +284,28 @@ describe('delta run on a local stack', () => {
       expect(mixed.stderr).toMatch(/generate strong: 2 prompt\(s\) rejected: line 2: [^;]+; line 3: /u);
     });
 
+  it('`stack up` restarts only a service that died, on its port, leaving the rest running',
+    async () => {
+      type Component = { name: string; pid?: number; address: string; healthy: boolean };
+      const components = async () => lastJson((await delta('stack', 'status', '--json')).stdout)
+        .components as Component[];
+      const before = await components();
+      const pairer = before.find((c) => c.name === 'pairer')!;
+      process.kill(pairer.pid!, 'SIGKILL');
+      const up = await delta('stack', 'up');
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stderr).toContain('stack: restarting pairer; the broker and the other services ' +
+        'stay up');
+      const after = await components();
+      expect(after.every((c) => c.healthy)).toBe(true);
+      for (const c of after) {
+        const was = before.find((b) => b.name === c.name)!;
+        expect(c.address).toBe(was.address);
+        if (c.name === 'pairer') expect(c.pid).not.toBe(was.pid);
+        else expect(c.pid, c.name).toBe(was.pid);
+      }
+    });
+
   it('`stack status` reports every component healthy, and `stack down` stops them', async () => {
     const status = await delta('stack', 'status', '--json');
     expect(status.code, status.stdout).toBe(0);

@@ -90,12 +90,6 @@ export function stackAddresses(record: StackRecord): Addresses {
   return Object.fromEntries(SERVICE_NAMES.map((n) => [n, record.services[n].address])) as Addresses;
 }
 
-/** Whether every recorded process is alive and every service answers SERVING. */
-export async function stackHealthy(record: StackRecord): Promise<boolean> {
-  const status = await stackStatus(record);
-  return status.every((c) => c.healthy);
-}
-
 /** One component's state, as `delta stack status` prints it. */
 export interface ComponentStatus {
   name: string;
@@ -129,8 +123,9 @@ export async function stackStatus(record: StackRecord): Promise<ComponentStatus[
 }
 
 /**
- * Brings the stack up. A healthy stack whose roots cover `roots` is left as it is; a stack
- * with a dead component, or one that cannot open a needed folder, is brought down first.
+ * Brings the stack up. A healthy stack whose roots cover `roots` is left as it is; when only
+ * services are down they start again alone; a stack whose broker is down, or which cannot
+ * open a needed folder, is brought down first and started whole.
  */
 export async function stackUp(options: StackOptions): Promise<StackRecord> {
   const log = options.log ?? (() => {});
@@ -139,8 +134,17 @@ export async function stackUp(options: StackOptions): Promise<StackRecord> {
   const existing = readStackRecord(dir);
   if (existing) {
     const missing = roots.filter((r) => !existing.roots.some((have) => inside(have, r)));
-    if (missing.length === 0 && await stackHealthy(existing)) {
-      log(`stack: already up (${dir})`);
+    const status = missing.length === 0 ? await stackStatus(existing) : [];
+    if (status[0]?.healthy) {
+      // The broker is up: only the services that are down start again, on their old ports,
+      // so the jobs of the others go on and runs find every service where they left it.
+      const down = SERVICE_NAMES.filter((n) => !status.find((c) => c.name === n)?.healthy);
+      if (down.length === 0) {
+        log(`stack: already up (${dir})`);
+      } else {
+        log(`stack: restarting ${down.join(', ')}; the broker and the other services stay up`);
+        await restartServices(existing, down, options);
+      }
       await ensureTopics(existing.broker.brokers, existing.jobsTopic, options.topics ?? []);
       return existing;
     }
@@ -262,15 +266,32 @@ async function ensureTopics(brokers: string, jobsTopic: string, extra: string[])
   }
 }
 
+/** Stops what is left of `names` (a hung process) and starts them again on their ports. */
+async function restartServices(record: StackRecord, names: readonly ServiceName[],
+  options: StackOptions): Promise<void> {
+  const waits: Promise<void>[] = [];
+  for (const name of names) {
+    const old = record.services[name];
+    await stopProcess(old.pid, old.main, 20_000);
+    const port = Number(old.address.split(':').at(-1));
+    const { service, ready } = await startService(name, record, { ...options.env },
+      options.timeoutMs ?? 120_000, port);
+    record.services[name] = service;
+    writeRecord(record);
+    waits.push(ready);
+  }
+  await Promise.all(waits);
+}
+
 async function startService(name: ServiceName, record: StackRecord,
-  env: Record<string, string | undefined>, timeoutMs: number):
+  env: Record<string, string | undefined>, timeoutMs: number, preferredPort?: number):
   Promise<{ service: ServiceRecord; ready: Promise<void> }> {
   const main = path.join(REPO_ROOT, 'services', name, 'dist', 'main.js');
   if (!existsSync(main)) {
     throw new RunError('STACK', `${main} not found; build the services first ` +
       '(npx nx run-many -t build)');
   }
-  const port = await portFor(DEFAULT_PORTS[name]);
+  const port = await portFor(preferredPort || DEFAULT_PORTS[name]);
   const address = `127.0.0.1:${port}`;
   const log = path.join(record.dir, 'logs', `${name}.log`);
   const stackId = createHash('sha256').update(record.dir).digest('hex').slice(0, 8);
