@@ -4,7 +4,7 @@
 // with `status`, run again under its id (every stage skipped), and the stack brought down.
 // The models are noise, so the test checks the path and the report's shape, not the effect.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -269,9 +269,10 @@ describe('delta run on a local stack', () => {
       const variant = (name: string, prompts: string) => {
         const pipeline = parse(readFileSync(path.join(work, 'tiny.yaml'), 'utf8')) as
           Record<string, unknown>;
-        writeFileSync(path.join(work, `${name}.jsonl`), prompts);
+        // Beside the world's files: a folder the stack may open however it was started.
+        writeFileSync(path.join(work, 'world', `${name}.jsonl`), prompts);
         writeFileSync(path.join(work, `${name}.yaml`), stringify({ ...pipeline, name,
-          prompts: { train: `${name}.jsonl` } }));
+          prompts: { train: `world/${name}.jsonl` } }));
         return `${name}.yaml`;
       };
       const empty = await delta('run', variant('empty', ''), '--keep-stack');
@@ -284,6 +285,28 @@ describe('delta run on a local stack', () => {
       expect(mixed.stderr).toMatch(/generate strong: 2 prompt\(s\) rejected: line 2: [^;]+; line 3: /u);
     });
 
+  it('starts a stack of its own beside services another stack folder started', async () => {
+    // Only meaningful when this test's stack holds the default ports.
+    if (!stackStartedByRun) return;
+    const otherDir = path.join(work, 'other-stack');
+    const other = { ...env, DELTA_STACK_DIR: otherDir };
+    const run = await new Promise<Result>((resolve, reject) => {
+      const child = spawn(process.execPath, [bin, 'run', 'tiny.yaml'], { cwd: work, env: other });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`but ${otherDir} records no stack: they are another stack's`);
+    expect(lastJson(run.stdout).state).toBe('succeeded');
+    // The run stopped the stack it started; the first one is still up.
+    expect(existsSync(path.join(otherDir, 'stack.json'))).toBe(false);
+    expect((await delta('stack', 'status')).code).toBe(0);
+  });
+
   it('`stack up` restarts only a service that died, on its port, leaving the rest running',
     async () => {
       type Component = { name: string; pid?: number; address: string; healthy: boolean };
@@ -292,7 +315,8 @@ describe('delta run on a local stack', () => {
       const before = await components();
       const pairer = before.find((c) => c.name === 'pairer')!;
       process.kill(pairer.pid!, 'SIGKILL');
-      const up = await delta('stack', 'up');
+      // A root the stack has however it was started, so that no folder is missing.
+      const up = await delta('stack', 'up', '--root', path.join(work, 'runs'));
       expect(up.code, up.stderr).toBe(0);
       expect(up.stderr).toContain('stack: restarting pairer; the broker and the other services ' +
         'stay up');

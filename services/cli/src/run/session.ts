@@ -55,9 +55,18 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   const health = await healthOf(resolved.addresses, tls);
   const down = SERVICE_NAMES.filter((n) => health[n] !== 'SERVING');
   const usesRecord = record && !explicit;
+  // Services answering on the default ports without this folder's stack record were started
+  // by someone else (another checkout's stack): their roots are not this run's, so this run
+  // starts a stack of its own beside them (stackUp takes free ports).
+  const foreign = !record && !explicit && down.length === 0;
+  if (foreign) {
+    options.log(`services answer on ${SERVICE_NAMES.map((n) => resolved.addresses[n]).join(', ')} ` +
+      `but ${options.stackDir} records no stack: they are another stack's; starting this ` +
+      'folder\'s own (give --generator ... or DELTA_*_ADDR to use them instead)');
+  }
 
   let startedByRun = false;
-  if (down.length === 0) {
+  if (down.length === 0 && !foreign) {
     if (usesRecord) checkRoots(record!, options.roots, options.stackDir);
   } else if (explicit) {
     throw new RunError('UNAVAILABLE', `not serving: ${down.map((n) =>
