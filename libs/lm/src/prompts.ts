@@ -34,7 +34,14 @@ export interface PromptMapping {
   idField?: string;
   /** When a record has no id, `idPrefix + index` (0-based count of records) becomes its id. */
   idPrefix?: string;
+  /**
+   * Longest line read as a record, in characters (default 1,000,000, far past any model's
+   * context); a longer line is rejected before it is parsed or tokenized.
+   */
+  maxLineChars?: number;
 }
+
+const MAX_LINE_CHARS = 1_000_000;
 
 /** GSM8K's test.jsonl: the question is the prompt; ids match model_solutions.jsonl's. */
 export const GSM8K_MAPPING: PromptMapping = { promptField: 'question', idPrefix: 'gsm8k-test-' };
@@ -151,6 +158,13 @@ export async function* iteratePromptsJsonl(
   for await (const text of lines) {
     lineNo++;
     if (text.trim().length === 0) continue;
+    const maxChars = mapping.maxLineChars ?? MAX_LINE_CHARS;
+    if (text.length > maxChars) {
+      yield { rejected: { line: lineNo, reason: `line ${lineNo}: ${text.length} characters; ` +
+        `a prompt line may have at most ${maxChars}` } };
+      index++;
+      continue;
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);

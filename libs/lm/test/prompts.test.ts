@@ -95,6 +95,17 @@ describe('readPromptsJsonl', () => {
     expect(prompts[1318]!.id).toBe('gsm8k-test-1318');
   });
 
+  it('rejects a line longer than the limit before parsing it, and goes on', async () => {
+    const file = join(tempDir('prompts'), 'long.jsonl');
+    const long = JSON.stringify({ id: 'long', prompt: 'x'.repeat(2_000) });
+    writeFileSync(file, [long, '{"id": "ok", "prompt": "short"}'].join('\n'));
+    const { prompts, rejected } = await readPromptsJsonl(file, { maxLineChars: 1_000 });
+    expect(rejected).toEqual([{ line: 1,
+      reason: `line 1: ${long.length} characters; a prompt line may have at most 1000` }]);
+    expect(prompts.map((p) => p.id)).toEqual(['ok']);
+    expect((await readPromptsJsonl(file)).prompts).toHaveLength(2);
+  });
+
   it('fails with PROMPT_FILE_INVALID when the file does not exist', async () => {
     await expect(readPromptsJsonl('/nonexistent/p.jsonl')).rejects.toMatchObject({
       code: 'PROMPT_FILE_INVALID',
