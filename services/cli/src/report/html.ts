@@ -88,8 +88,10 @@ export function renderHtml(data: ReportData): string {
   parts.push(table(['experiment', 'role', 'pairs', 'loss', 'steps', 'pairs used', 'final loss',
     'reward accuracy', 'reward margin', 'held-out accuracy', 'held-out margin', 'dropped'],
   data.training.map((e) => [e.label, e.role, `${e.pairs}${e.reverse ? ' (reversed)' : ''}`, e.loss,
-    e.steps, e.pairsUsed, fixed(e.final.loss), fixed(e.final.rewardAccuracy),
-    fixed(e.final.rewardMargin), fixed(e.evalAccuracy), fixed(e.evalMargin), counts(e.dropped)])));
+    e.steps, e.pairsUsed, fixed(e.final.loss),
+    e.loss === 'sft' ? 'n/a' : fixed(e.final.rewardAccuracy),
+    e.loss === 'sft' ? 'n/a' : fixed(e.final.rewardMargin),
+    fixed(e.evalAccuracy), fixed(e.evalMargin), counts(e.dropped)])));
 
   parts.push('<h2>Pairs</h2>', table(['pairing', 'policy', 'models', 'responses read', 'pairs',
     'dropped'], data.pairing.map((p) => [p.name, p.policy,

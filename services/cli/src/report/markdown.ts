@@ -75,8 +75,11 @@ export function renderMarkdown(data: ReportData): string {
     'dropped']));
   for (const e of data.training) {
     out.push(row([e.label, e.role, `${e.pairs}${e.reverse ? ' (reversed)' : ''}`, e.loss, e.steps,
-      e.pairsUsed, fixed(e.final.loss ?? NaN), fixed(e.final.rewardAccuracy ?? NaN),
-      fixed(e.final.rewardMargin ?? NaN), fixed(e.evalAccuracy), fixed(e.evalMargin),
+      e.pairsUsed, fixed(e.final.loss ?? NaN),
+      // SFT steps have no rewards (its held-out figures are measured, so they are shown).
+      e.loss === 'sft' ? 'n/a' : fixed(e.final.rewardAccuracy ?? NaN),
+      e.loss === 'sft' ? 'n/a' : fixed(e.final.rewardMargin ?? NaN),
+      fixed(e.evalAccuracy), fixed(e.evalMargin),
       counts(e.dropped)]));
   }
   out.push('', 'Reward figures are the last step\'s; held-out figures are measured on pairs ' +
