@@ -97,7 +97,9 @@ export async function resolveFolderInside(
   try {
     entries = await readdir(dir, { recursive: true, withFileTypes: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return dir;
+    // Not a folder, or not there: the caller's own check says so in its terms.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'ENOENT') return dir;
     throw err;
   }
   if (entries.length > MAX_FOLDER_ENTRIES) {

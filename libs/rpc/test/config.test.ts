@@ -123,6 +123,10 @@ describe('resolveInside', () => {
     symlinkSync(path.join(base, 'nowhere'), path.join(folder, 'dangling'));
     expect(await resolveFolderInside(roots(), 'linked', 'spec.model')).toBe(folder);
 
+    // A folder that is not there (yet) is the caller's to report.
+    expect(await resolveFolderInside(roots(), 'absent', 'spec.model'))
+      .toBe(path.join(base, 'models', 'absent'));
+
     symlinkSync(path.join(base, 'secret', 'key'), path.join(folder, 'onnx', 'model.onnx'));
     await expect(resolveFolderInside(roots(), 'linked', 'spec.model')).rejects.toMatchObject({
       code: Code.PERMISSION_DENIED,
