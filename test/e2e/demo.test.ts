@@ -5,31 +5,15 @@
 // reports with wide margins rather than golden numbers: the ladder's order, SFT on the chosen
 // answers hurting the student more than DPO on the same pairs, and the format experiment's
 // DPO student writing more sections than either teacher while SFT stays near the chosen one.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { uniqueName } from '@delta/stream/testing';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(repoRoot, 'services', 'cli', 'dist', 'bin.js');
+import { runDelta, testFolder, type Result } from './cli.js';
 
 let work: string;
 let env: Record<string, string | undefined>;
 
-function delta(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function delta(...args: string[]): Promise<Result> {
+  return runDelta(args, { cwd: work, env });
 }
 
 interface Cell { value: number; ciLow: number; ciHigh: number }
@@ -44,17 +28,7 @@ describe('npm run demo (examples/demo.yaml)', () => {
   let report: Report;
 
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'delta-demo-'));
-    const pipeline = parse(readFileSync(path.join(repoRoot, 'examples', 'demo.yaml'), 'utf8')) as
-      Record<string, Record<string, unknown>>;
-    pipeline.world!.cache = path.join(work, 'world');
-    pipeline.topics = { responses: uniqueName('delta.responses'), pairs: uniqueName('delta.pairs') };
-    writeFileSync(path.join(work, 'demo.yaml'), stringify(pipeline));
-    env = { ...process.env, DELTA_JOBS_TOPIC: uniqueName('delta.jobs'),
-      DELTA_RUNS_DIR: path.join(work, 'runs'), DELTA_STACK_DIR: path.join(work, 'stack') };
-    for (const name of ['GENERATOR', 'PAIRER', 'TRAINER', 'EVALUATOR']) {
-      delete env[`DELTA_${name}_ADDR`];
-    }
+    ({ work, env } = testFolder('demo.yaml'));
     const up = await delta('stack', 'up', '--root', work);
     expect(up.code, up.stderr).toBe(0);
   });

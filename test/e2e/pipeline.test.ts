@@ -4,42 +4,19 @@
 // with `status`, run again under its id (every stage skipped), and the stack brought down.
 // The models are noise, so the test checks the path and the report's shape, not the effect.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { uniqueName } from '@delta/stream/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = path.join(repoRoot, 'services', 'cli', 'dist', 'bin.js');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { bin, lastJson, repoRoot, runDelta, testFolder, type Result } from './cli.js';
 
 let work: string;
 let env: Record<string, string | undefined>;
 
 /** Runs the built `delta` command as a person would, in the test's folder. */
 function delta(...args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-function lastJson(text: string): Record<string, unknown> {
-  return JSON.parse(text.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  return runDelta(args, { cwd: work, env });
 }
 
 /** Whether `pid` is a live process running a command line (a zombie has none). */
@@ -64,21 +41,11 @@ describe('delta run on a local stack', () => {
   let stackStartedByRun: boolean;
 
   beforeAll(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'delta-e2e-'));
     // The example pipeline, with topics of its own on the shared broker and the world's cache
     // in the test folder.
-    const pipeline = parse(readFileSync(path.join(repoRoot, 'examples', 'tiny.yaml'), 'utf8')) as
-      Record<string, Record<string, unknown>>;
-    pipeline.world!.module = path.join(repoRoot, 'examples', 'tiny-world.mjs');
-    pipeline.world!.cache = path.join(work, 'world');
-    pipeline.topics = { responses: uniqueName('delta.responses'), pairs: uniqueName('delta.pairs') };
-    writeFileSync(path.join(work, 'tiny.yaml'), stringify(pipeline));
-
-    env = { ...process.env, DELTA_JOBS_TOPIC: uniqueName('delta.jobs'),
-      DELTA_RUNS_DIR: path.join(work, 'runs'), DELTA_STACK_DIR: path.join(work, 'stack') };
-    for (const name of ['GENERATOR', 'PAIRER', 'TRAINER', 'EVALUATOR']) {
-      delete env[`DELTA_${name}_ADDR`];
-    }
+    ({ work, env } = testFolder('tiny.yaml', (pipeline) => {
+      pipeline.world!.module = path.join(repoRoot, 'examples', 'tiny-world.mjs');
+    }));
 
     // With nothing on the default ports the run must start the stack itself; when something
     // else listens there, a stack brought up first (on free ports) keeps the test apart.
@@ -290,15 +257,7 @@ describe('delta run on a local stack', () => {
     if (!stackStartedByRun) return;
     const otherDir = path.join(work, 'other-stack');
     const other = { ...env, DELTA_STACK_DIR: otherDir };
-    const run = await new Promise<Result>((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, 'run', 'tiny.yaml'], { cwd: work, env: other });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    const run = await runDelta(['run', 'tiny.yaml'], { cwd: work, env: other });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain(`but ${otherDir} records no stack: they are another stack's`);
     expect(lastJson(run.stdout).state).toBe('succeeded');
