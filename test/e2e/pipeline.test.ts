@@ -293,13 +293,23 @@ describe('delta run on a local stack', () => {
     const status = await delta('stack', 'status', '--json');
     expect(status.code, status.stdout).toBe(0);
     const components = (lastJson(status.stdout).components as Array<{ name: string;
-      healthy: boolean; pid?: number }>);
+      address: string; healthy: boolean; pid?: number }>);
     expect(components.map((c) => c.name)).toEqual(['kafka', 'generator', 'pairer', 'trainer',
       'evaluator']);
     expect(components.every((c) => c.healthy)).toBe(true);
 
+    // Down and up again: the services come back on the ports they had, where a run that was
+    // waiting for them looks.
+    expect((await delta('stack', 'down')).code).toBe(0);
+    const again = await delta('stack', 'up', '--root', path.join(work, 'runs'));
+    expect(again.code, again.stderr).toBe(0);
+    const back = lastJson((await delta('stack', 'status', '--json')).stdout).components as
+      Array<{ name: string; address: string; pid?: number }>;
+    expect(back.slice(1).map((c) => c.address)).toEqual(components.slice(1).map((c) => c.address));
+
     const down = await delta('stack', 'down');
     expect(down.code, down.stderr).toBe(0);
+    for (const c of back.slice(1)) expect(runsNode(c.pid!)).toBe(false);
     // Gone, or a zombie until its parent (init, for detached processes) reaps it.
     for (const c of components.slice(1)) expect(runsNode(c.pid!)).toBe(false);
     expect((await delta('stack', 'status')).code).toBe(3);

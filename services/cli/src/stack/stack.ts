@@ -66,6 +66,7 @@ export interface StackOptions {
 
 const BROKER_MARKER = 'kafka.Kafka';
 const RECORD = 'stack.json';
+const PORTS = 'ports.json';
 
 /** The stack folder: --stack-dir, else DELTA_STACK_DIR, else .delta/stack in the working folder. */
 export function stackDir(flag: string | undefined, env: Readonly<Record<string, string | undefined>>,
@@ -157,6 +158,7 @@ export async function stackUp(options: StackOptions): Promise<StackRecord> {
 
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
   const timeoutMs = options.timeoutMs ?? 120_000;
+  const lastPorts = readLastPorts(dir);
   const env = { ...options.env };
   const jobsTopic = env.DELTA_JOBS_TOPIC || process.env.DELTA_JOBS_TOPIC || 'delta.jobs';
   const broker = await startKafka(dir, options.brokers, log);
@@ -168,7 +170,8 @@ export async function stackUp(options: StackOptions): Promise<StackRecord> {
     await ensureTopics(broker.brokers, jobsTopic, options.topics ?? []);
     const waits: Promise<void>[] = [];
     for (const name of SERVICE_NAMES) {
-      const { service, ready } = await startService(name, record, env, timeoutMs);
+      const { service, ready } = await startService(name, record, env, timeoutMs,
+        lastPorts[name]);
       record.services[name] = service;
       writeRecord(record);
       waits.push(ready);
@@ -326,6 +329,22 @@ function writeRecord(record: StackRecord): void {
   const file = path.join(record.dir, RECORD);
   writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 2) + '\n');
   renameSync(`${file}.tmp`, file);
+  const ports = Object.fromEntries(Object.entries(record.services)
+    .map(([name, s]) => [name, Number(s.address.split(':').at(-1))]));
+  writeFileSync(path.join(record.dir, PORTS), JSON.stringify(ports) + '\n');
+}
+
+/**
+ * The ports the folder's services had last (kept after `stack down`), so a stack started
+ * again takes them when free and a run waiting on those addresses finds its services there.
+ */
+function readLastPorts(dir: string): Partial<Record<ServiceName, number>> {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, PORTS), 'utf8')) as
+      Partial<Record<ServiceName, number>>;
+  } catch {
+    return {};
+  }
 }
 
 function inside(root: string, candidate: string): boolean {
