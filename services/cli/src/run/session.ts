@@ -73,8 +73,10 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       `${n} at ${resolved.addresses[n]} (${health[n]})`).join('; ')}. Start them, or unset the ` +
       'addresses (--generator ..., DELTA_*_ADDR) to use a local stack');
   } else {
-    options.log(`no services answer at ${down.map((n) => resolved.addresses[n]).join(', ')}; ` +
-      'starting a local stack');
+    if (!foreign) {
+      options.log(`no services answer at ${down.map((n) => resolved.addresses[n]).join(', ')}; ` +
+        'starting a local stack');
+    }
     record = await stackUp({
       dir: options.stackDir, roots: options.roots, log: options.log,
       ...(options.brokers ? { brokers: options.brokers } : {}),
