@@ -4,6 +4,7 @@
 // the group has read the topic up to the end offsets it had when the job started, after
 // `limit` prompts (records that are not Prompt messages do not count), on cancel, or when the
 // consumer fails.
+import { setTimeout as wait } from 'node:timers/promises';
 import { fromBinary } from '@bufbuild/protobuf';
 import { PromptSchema, type Prompt } from '@delta/contracts';
 import { Code, RpcError } from '@delta/rpc';
@@ -22,16 +23,9 @@ const DRAINED_POLL_MS = 500;
 const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID',
   'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
 
+/** Waits `ms`, or less when `signal` aborts (the caller then sees the abort itself). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return wait(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /** Answers prompts of `topicName` as a member of `groupId` until the group has drained it. */

@@ -1,6 +1,7 @@
 // One way to start, watch, read and cancel a job on any of the four services, so the driver
 // handles generation, pairing, training and evaluation alike. Watching survives a service that
 // goes away for a while: it reconnects with backoff until a deadline, then gives up.
+import { setTimeout as wait } from 'node:timers/promises';
 import { toJson, type DescMessage, type JsonValue } from '@bufbuild/protobuf';
 import {
   EvaluationSpecSchema, EvaluationStatusSchema, GenerationSpecSchema, GenerationStatusSchema,
@@ -214,14 +215,7 @@ function tidy(message: string): string {
   return message.replace(/\s*Resolution note:\s*$/u, '');
 }
 
+/** Waits `ms`, or less when `signal` aborts (the caller then sees the abort itself). */
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return wait(ms, undefined, { signal }).catch(() => undefined);
 }
