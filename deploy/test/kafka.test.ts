@@ -4,7 +4,9 @@
 // partitions. The last block shows each drift caught.
 import { describe, expect, it } from 'vitest';
 import { checkBrokers, checkScaling, checkTopics } from './support/check-kafka.js';
-import { AUTOSCALE, OVERLAYS, find, render, renderWith, type K8sObject } from './support/render.js';
+import {
+  AUTOSCALE, OVERLAYS, edited, find, render, renderWith, type K8sObject,
+} from './support/render.js';
 import { SERVICE_NAMES, serviceFacts } from './support/services.js';
 
 const facts = SERVICE_NAMES.map((n) => serviceFacts()[n]);
@@ -46,11 +48,7 @@ describe('the autoscaling component', () => {
 
 describe('drift is caught', () => {
   const objects = renderWith(OVERLAYS[0], [AUTOSCALE]);
-  const changed = (edit: (objects: K8sObject[]) => void): K8sObject[] => {
-    const copy = structuredClone(objects);
-    edit(copy);
-    return copy;
-  };
+  const changed = (edit: (objects: K8sObject[]) => void) => edited(objects, edit);
 
   it('a renamed topic and a jobs topic that is not compacted', () => {
     const o = changed((x) => {

@@ -8,7 +8,7 @@ import {
   checkDisruptionAndPolicies, checkEnv, checkPorts, checkResources, checkSecurity,
   checkServicePolicy, checkVolumes,
 } from './support/check-services.js';
-import { OVERLAYS, find, render, type K8sObject } from './support/render.js';
+import { OVERLAYS, edited, find, render, type K8sObject } from './support/render.js';
 import { SERVICE_NAMES, serviceFacts, telemetryVariables } from './support/services.js';
 
 const facts = serviceFacts();
@@ -58,11 +58,7 @@ describe.each(OVERLAYS)('%s', (dir) => {
 
 describe('drift is caught', () => {
   const objects = render(OVERLAYS[0]);
-  const changed = (edit: (objects: K8sObject[]) => void): K8sObject[] => {
-    const copy = structuredClone(objects);
-    edit(copy);
-    return copy;
-  };
+  const changed = (edit: (objects: K8sObject[]) => void) => edited(objects, edit);
   const generator = (o: K8sObject[]) =>
     find(o, 'StatefulSet', 'delta-generator').spec.template.spec.containers[0];
   const envMap = (o: K8sObject[], name: string) =>

@@ -3,7 +3,7 @@
 // port the scrape annotations name and the network policy lets in. Drift in either is caught.
 import { describe, expect, it } from 'vitest';
 import { checkTelemetry, collectorConfig } from './support/check-telemetry.js';
-import { OVERLAYS, find, render, type K8sObject } from './support/render.js';
+import { OVERLAYS, edited, find, render, type K8sObject } from './support/render.js';
 import { SERVICE_NAMES, serviceFacts } from './support/services.js';
 
 const facts = SERVICE_NAMES.map((n) => serviceFacts()[n]);
@@ -26,11 +26,7 @@ describe.each(OVERLAYS)('%s', (dir) => {
 
 describe('drift is caught', () => {
   const objects = render(OVERLAYS[0]);
-  const changed = (edit: (objects: K8sObject[]) => void): K8sObject[] => {
-    const copy = structuredClone(objects);
-    edit(copy);
-    return copy;
-  };
+  const changed = (edit: (objects: K8sObject[]) => void) => edited(objects, edit);
 
   it('an OTLP endpoint on the gRPC port, which the services\' HTTP exporters cannot use', () => {
     const o = changed((x) => {

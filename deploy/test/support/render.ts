@@ -72,6 +72,14 @@ export function find(objects: readonly K8sObject[], kind: string, name: string):
   return found;
 }
 
+/** A copy of `objects` with `edit` applied to it: a drift test's altered manifests. */
+export function edited(objects: readonly K8sObject[], edit: (objects: K8sObject[]) => void):
+  K8sObject[] {
+  const copy = structuredClone(objects) as K8sObject[];
+  edit(copy);
+  return copy;
+}
+
 /** Objects that run pods: Deployments and StatefulSets. */
 export function workloads(objects: readonly K8sObject[]): K8sObject[] {
   return objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
