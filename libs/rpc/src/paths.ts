@@ -40,6 +40,12 @@ export async function resolveInside(
   requested: string,
   field = 'path',
 ): Promise<string> {
+  return (await resolveAmong(roots, requested, field)).real;
+}
+
+/** resolveInside's work, also returning the real paths of the roots it compared against. */
+async function resolveAmong(roots: readonly string[], requested: string, field: string):
+  Promise<{ real: string; realRoots: string[] }> {
   if (!requested) throw invalidArgument(field, 'required');
   if (requested.includes('\0')) throw invalidArgument(field, 'contains a NUL byte');
   if (roots.length === 0) {
@@ -68,12 +74,12 @@ export async function resolveInside(
         `${field}: "${requested}" resolves to "${real}", outside the allowed roots ` +
         `(${roots.join(', ')})`);
     }
-    return real;
+    return { real, realRoots };
   }
   // A path that does not exist yet (an output) goes under the first root it stays inside.
   for (const candidate of candidates) {
     const real = await realpathOfNearest(candidate);
-    if (realRoots.some((root) => inside(root, real))) return real;
+    if (realRoots.some((root) => inside(root, real))) return { real, realRoots };
   }
   throw denied();
 }
@@ -92,7 +98,7 @@ export async function resolveFolderInside(
   requested: string,
   field = 'path',
 ): Promise<string> {
-  const dir = await resolveInside(roots, requested, field);
+  const { real: dir, realRoots } = await resolveAmong(roots, requested, field);
   let entries;
   try {
     entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -105,7 +111,6 @@ export async function resolveFolderInside(
   if (entries.length > MAX_FOLDER_ENTRIES) {
     throw invalidArgument(field, `"${requested}" holds over ${MAX_FOLDER_ENTRIES} entries`);
   }
-  const realRoots = await Promise.all(roots.map((r) => realpathOfNearest(path.resolve(r))));
   for (const entry of entries) {
     if (!entry.isSymbolicLink()) continue;
     const link = path.join(entry.parentPath, entry.name);
