@@ -276,9 +276,8 @@ async function restartServices(record: StackRecord, names: readonly ServiceName[
   for (const name of names) {
     const old = record.services[name];
     await stopProcess(old.pid, old.main, 20_000);
-    const port = Number(old.address.split(':').at(-1));
     const { service, ready } = await startService(name, record, { ...options.env },
-      options.timeoutMs ?? 120_000, port);
+      options.timeoutMs ?? 120_000, portOf(old.address));
     record.services[name] = service;
     writeRecord(record);
     waits.push(ready);
@@ -330,7 +329,7 @@ function writeRecord(record: StackRecord): void {
   writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 2) + '\n');
   renameSync(`${file}.tmp`, file);
   const ports = Object.fromEntries(Object.entries(record.services)
-    .map(([name, s]) => [name, Number(s.address.split(':').at(-1))]));
+    .map(([name, s]) => [name, portOf(s.address)]));
   writeFileSync(path.join(record.dir, PORTS), JSON.stringify(ports) + '\n');
 }
 
@@ -345,6 +344,11 @@ function readLastPorts(dir: string): Partial<Record<ServiceName, number>> {
   } catch {
     return {};
   }
+}
+
+/** The port of a recorded "127.0.0.1:50051" address. */
+function portOf(address: string): number {
+  return Number(address.split(':').at(-1));
 }
 
 function inside(root: string, candidate: string): boolean {
